@@ -1,0 +1,139 @@
+//! Command-line flags as typed, each also read from a `BAREHTTP_*`
+//! variable. Turned into a validated [`Config`] by [`Cli::into_config`].
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use barehttp::{Config, ConfigError};
+
+/// An HTTP/1.1 server written from the socket up: the exercise's routes,
+/// a file server and upload sink.
+#[derive(Debug, Parser)]
+#[command(name = "barehttp", version, about)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "BAREHTTP_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(short, long, env = "BAREHTTP_PORT", default_value_t = 4221)]
+    pub port: u16,
+    /// Directory served and written by /files/ (without it /files/ is 404).
+    #[arg(short, long, env = "BAREHTTP_DIRECTORY", value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Worker threads [default: number of cores].
+    #[arg(long, env = "BAREHTTP_THREADS", value_name = "N")]
+    pub threads: Option<usize>,
+    /// Connections held at once; one more is answered 503.
+    #[arg(
+        long,
+        env = "BAREHTTP_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 16_384
+    )]
+    pub max_connections: usize,
+    /// Largest request head in bytes (431 past it).
+    #[arg(long, env = "BAREHTTP_MAX_HEADER_BYTES", value_name = "N", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+    /// Most header fields in one request (431 past it).
+    #[arg(
+        long,
+        env = "BAREHTTP_MAX_HEADERS",
+        value_name = "N",
+        default_value_t = 100
+    )]
+    pub max_headers: usize,
+    /// Longest request-target in bytes (414 past it).
+    #[arg(long, env = "BAREHTTP_MAX_TARGET_BYTES", value_name = "N", default_value_t = 8 * 1024)]
+    pub max_target_bytes: usize,
+    /// Largest request body in bytes, streamed (413 past it).
+    #[arg(long, env = "BAREHTTP_MAX_BODY_BYTES", value_name = "N", default_value_t = 1 << 30)]
+    pub max_body_bytes: u64,
+    /// Largest body held in memory, as `POST /` does (413 past it).
+    #[arg(long, env = "BAREHTTP_MAX_BUFFERED_BODY_BYTES", value_name = "N", default_value_t = 8 << 20)]
+    pub max_buffered_body_bytes: usize,
+    /// Seconds allowed for a whole request head (408 past it).
+    #[arg(
+        long,
+        env = "BAREHTTP_HEADER_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 10.0
+    )]
+    pub header_timeout: f64,
+    /// Seconds an idle keep-alive connection is kept.
+    #[arg(
+        long,
+        env = "BAREHTTP_KEEP_ALIVE_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 60.0
+    )]
+    pub keep_alive_timeout: f64,
+    /// Seconds a request body may stall (408 past it).
+    #[arg(
+        long,
+        env = "BAREHTTP_BODY_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 30.0
+    )]
+    pub body_timeout: f64,
+    /// Seconds a write may make no progress before the client is dropped.
+    #[arg(
+        long,
+        env = "BAREHTTP_WRITE_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = 30.0
+    )]
+    pub write_timeout: f64,
+    /// No access log.
+    #[arg(short, long, env = "BAREHTTP_QUIET")]
+    pub quiet: bool,
+}
+
+fn seconds(name: &str, value: f64) -> Result<Duration, ConfigError> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| ConfigError(format!("--{name} must be a positive number of seconds")))
+}
+
+impl Cli {
+    /// The validated configuration these flags describe.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let addr = resolve(&self.host, self.port)?;
+        let mut config = Config::default();
+        config.addr = addr;
+        config.root = self.directory;
+        if let Some(threads) = self.threads {
+            config.threads = threads;
+        }
+        config.max_connections = self.max_connections;
+        config.max_header_bytes = self.max_header_bytes;
+        config.max_headers = self.max_headers;
+        config.max_target_bytes = self.max_target_bytes;
+        config.max_body_bytes = self.max_body_bytes;
+        config.max_buffered_body_bytes = self.max_buffered_body_bytes;
+        config.header_timeout = seconds("header-timeout", self.header_timeout)?;
+        config.keep_alive_timeout = seconds("keep-alive-timeout", self.keep_alive_timeout)?;
+        config.body_timeout = seconds("body-timeout", self.body_timeout)?;
+        config.write_timeout = seconds("write-timeout", self.write_timeout)?;
+        config.access_log = !self.quiet;
+        config.validate()
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
+    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            ConfigError(format!(
+                "--host {host:?} is not an address this machine can listen on"
+            ))
+        })
+}

@@ -1,0 +1,254 @@
+//! The request body as a handler sees it: a stream of chunks read straight
+//! from the connection, bounded by the body limit and the body timeout.
+//!
+//! While a handler holds the body, the connection's socket and buffers live
+//! inside it; when the body is dropped they go back to the connection.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::time::Instant;
+
+use super::io::Io;
+use crate::error::ProtoError;
+use crate::proto::chunked::{Chunk, ChunkedDecoder, ChunkedLimits};
+use crate::proto::framing::RequestBody;
+
+/// Where a body reader is.
+#[derive(Debug)]
+enum Kind {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    Done,
+    Failed(ProtoError),
+}
+
+/// Reads one body's framing from a connection.
+#[derive(Debug)]
+pub(crate) struct BodyReader {
+    kind: Kind,
+    received: u64,
+    max: u64,
+    timeout: Duration,
+    /// `Expect: 100-continue` was asked and not yet answered.
+    pub continue_pending: bool,
+}
+
+impl BodyReader {
+    pub fn new(
+        framing: RequestBody,
+        max: u64,
+        timeout: Duration,
+        chunked: ChunkedLimits,
+    ) -> BodyReader {
+        let kind = match framing {
+            RequestBody::None | RequestBody::Length(0) => Kind::Done,
+            RequestBody::Length(n) => Kind::Length(n),
+            RequestBody::Chunked => Kind::Chunked(ChunkedDecoder::new(chunked)),
+        };
+        BodyReader {
+            kind,
+            received: 0,
+            max,
+            timeout,
+            continue_pending: false,
+        }
+    }
+
+    /// True once the whole body has been read.
+    pub fn is_done(&self) -> bool {
+        matches!(self.kind, Kind::Done)
+    }
+
+    /// True when the body broke (bad framing, too large, stalled, cut off).
+    pub fn failed(&self) -> Option<ProtoError> {
+        match self.kind {
+            Kind::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    fn fail(&mut self, e: ProtoError) -> Result<Option<Bytes>, ProtoError> {
+        self.kind = Kind::Failed(e);
+        Err(e)
+    }
+
+    /// The next piece of body, `None` at its end.
+    pub async fn next(&mut self, io: &mut Io) -> Result<Option<Bytes>, ProtoError> {
+        loop {
+            if !io.rbuf.is_empty() {
+                if let Some(step) = self.take_buffered(&mut io.rbuf) {
+                    return step;
+                }
+            }
+            match self.kind {
+                Kind::Done => return Ok(None),
+                Kind::Failed(e) => return Err(e),
+                _ => {}
+            }
+            if self.continue_pending {
+                self.continue_pending = false;
+                io.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+            match io.read_more(Instant::now() + self.timeout).await {
+                Ok(0) => return self.fail(ProtoError::IncompleteBody),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    return self.fail(ProtoError::BodyTimeout);
+                }
+                Err(_) => return self.fail(ProtoError::IncompleteBody),
+            }
+        }
+    }
+
+    /// Takes body bytes already in the buffer; `None` when more are needed.
+    fn take_buffered(&mut self, rbuf: &mut BytesMut) -> Option<Result<Option<Bytes>, ProtoError>> {
+        let data = match &mut self.kind {
+            Kind::Done => return Some(Ok(None)),
+            Kind::Failed(e) => return Some(Err(*e)),
+            Kind::Length(remaining) => {
+                let n = (*remaining).min(rbuf.len() as u64);
+                *remaining -= n;
+                if *remaining == 0 {
+                    self.kind = Kind::Done;
+                }
+                rbuf.split_to(n as usize).freeze()
+            }
+            Kind::Chunked(decoder) => match decoder.decode(rbuf) {
+                Err(e) => return Some(self.fail(e)),
+                Ok(Chunk::NeedMore) => {
+                    rbuf.clear();
+                    return None;
+                }
+                Ok(Chunk::Done(n)) => {
+                    rbuf.advance(n);
+                    self.kind = Kind::Done;
+                    return Some(Ok(None));
+                }
+                Ok(Chunk::Data { start, end }) => {
+                    let mut piece = rbuf.split_to(end);
+                    piece.advance(start);
+                    piece.freeze()
+                }
+            },
+        };
+        self.received += data.len() as u64;
+        if self.received > self.max {
+            return Some(self.fail(ProtoError::BodyTooLarge));
+        }
+        Some(Ok(Some(data)))
+    }
+
+    /// Reads and discards the rest of the body, up to `limit` bytes. True
+    /// when the body ended cleanly, so the connection can carry on.
+    pub async fn drain(&mut self, io: &mut Io, limit: u64) -> bool {
+        if self.continue_pending {
+            // The client waits for our word before sending the body.
+            return false;
+        }
+        let mut drained = 0u64;
+        loop {
+            match self.next(io).await {
+                Ok(None) => return true,
+                Ok(Some(piece)) => {
+                    drained += piece.len() as u64;
+                    if drained > limit {
+                        return false;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// What a body holds while a handler has it, and returns when dropped.
+#[derive(Debug)]
+pub(crate) struct Lent {
+    pub io: Io,
+    pub reader: BodyReader,
+}
+
+/// The connection's slot that a dropped body returns its [`Lent`] parts to.
+pub(crate) type Home = Arc<Mutex<Option<Lent>>>;
+
+/// A request body, read as a stream of chunks.
+///
+/// Reading enforces `max_body_bytes` (413) and the body timeout (408); a
+/// broken body ends the connection after the response. `Expect:
+/// 100-continue` is answered the first time the body is read, so a handler
+/// that refuses a request without reading its body never invites it.
+#[derive(Debug, Default)]
+pub struct Body {
+    lent: Option<Lent>,
+    home: Option<Home>,
+    declared: Option<u64>,
+}
+
+impl Body {
+    /// A body with nothing in it.
+    pub fn empty() -> Body {
+        Body::default()
+    }
+
+    pub(crate) fn lend(lent: Lent, home: Home, declared: Option<u64>) -> Body {
+        Body {
+            lent: Some(lent),
+            home: Some(home),
+            declared,
+        }
+    }
+
+    /// The length the client declared with `Content-Length`, if any.
+    pub fn content_length(&self) -> Option<u64> {
+        self.declared
+    }
+
+    /// The next chunk of the body, or `None` once it has all been read.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, ProtoError> {
+        match &mut self.lent {
+            Some(lent) => lent.reader.next(&mut lent.io).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The whole body in memory; 413 if it is longer than `limit` bytes.
+    pub async fn read_to_end(&mut self, limit: usize) -> Result<Bytes, ProtoError> {
+        if self.declared.is_some_and(|n| n > limit as u64) {
+            return Err(ProtoError::BodyTooLarge);
+        }
+        let Some(first) = self.chunk().await? else {
+            return Ok(Bytes::new());
+        };
+        let Some(second) = self.chunk().await? else {
+            return check_len(first, limit);
+        };
+        let mut all = BytesMut::with_capacity(first.len() + second.len());
+        all.extend_from_slice(&first);
+        all.extend_from_slice(&second);
+        while let Some(piece) = self.chunk().await? {
+            if all.len() + piece.len() > limit {
+                return Err(ProtoError::BodyTooLarge);
+            }
+            all.extend_from_slice(&piece);
+        }
+        check_len(all.freeze(), limit)
+    }
+}
+
+fn check_len(body: Bytes, limit: usize) -> Result<Bytes, ProtoError> {
+    if body.len() > limit {
+        Err(ProtoError::BodyTooLarge)
+    } else {
+        Ok(body)
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let (Some(lent), Some(home)) = (self.lent.take(), self.home.take()) {
+            *home.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(lent);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! A connection's socket with its read and write buffers, and the only code
+//! that reads from or writes to it. Every read has a deadline and every
+//! write must make progress within the write timeout.
+
+use std::fs::File;
+use std::io;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout, timeout_at};
+
+/// How much spare room the read buffer gets before each read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Bodies at most this long are copied behind their head so that both leave
+/// in one write; longer ones are written straight from their own buffer.
+pub const COALESCE_LIMIT: usize = 32 * 1024;
+
+/// A socket and its buffers.
+#[derive(Debug)]
+pub struct Io {
+    stream: TcpStream,
+    /// Bytes received and not yet consumed.
+    pub rbuf: BytesMut,
+    /// Bytes to send, written out by [`Io::flush`].
+    pub wbuf: BytesMut,
+    write_timeout: Duration,
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "timed out")
+}
+
+impl Io {
+    /// Wraps an accepted stream.
+    pub fn new(stream: TcpStream, write_timeout: Duration) -> Io {
+        Io {
+            stream,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            write_timeout,
+        }
+    }
+
+    /// Flushes pending output, then reads more input before `deadline`.
+    /// `Ok(0)` means the peer closed its side.
+    pub async fn read_more(&mut self, deadline: Instant) -> io::Result<usize> {
+        self.flush().await?;
+        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        timeout_at(deadline, self.stream.read_buf(&mut self.rbuf))
+            .await
+            .map_err(|_| timed_out())?
+    }
+
+    /// Writes out everything in the write buffer.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        while !self.wbuf.is_empty() {
+            let n = write_some(&mut self.stream, self.write_timeout, &self.wbuf).await?;
+            self.wbuf.advance(n);
+        }
+        Ok(())
+    }
+
+    /// Flushes, then writes `data` without copying it into the buffer.
+    pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        self.flush().await?;
+        while !data.is_empty() {
+            let n = write_some(&mut self.stream, self.write_timeout, data).await?;
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// Flushes, then sends `len` bytes of `file` from `offset` with
+    /// `sendfile(2)`: the bytes go from the page cache to the socket.
+    pub async fn send_file(&mut self, file: &File, mut offset: u64, len: u64) -> io::Result<()> {
+        self.flush().await?;
+        let end = offset + len;
+        while offset < end {
+            let count = (end - offset).min(1 << 30) as usize;
+            let sent = timeout(
+                self.write_timeout,
+                self.stream.async_io(Interest::WRITABLE, || {
+                    rustix::fs::sendfile(&self.stream, file, Some(&mut offset), count)
+                        .map_err(io::Error::from)
+                }),
+            )
+            .await
+            .map_err(|_| timed_out())??;
+            if sent == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shrank while being sent",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the conversation politely: flushes, shuts down our sending side,
+    /// then reads and discards what the peer still sends for a moment, so
+    /// that unread input does not make the kernel reset the connection and
+    /// destroy the last response before the peer has read it.
+    pub async fn close_gracefully(mut self, linger: Duration) {
+        if self.flush().await.is_err() {
+            return;
+        }
+        let _ = self.stream.shutdown().await;
+        let deadline = Instant::now() + linger;
+        let mut discard = [0u8; 4096];
+        let mut budget = 256 * 1024usize;
+        while budget > 0 {
+            match timeout_at(deadline, self.stream.read(&mut discard)).await {
+                Ok(Ok(n)) if n > 0 => budget = budget.saturating_sub(n),
+                _ => break,
+            }
+        }
+    }
+
+    /// Releases buffer memory while the connection sits idle.
+    pub fn shrink_idle(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > READ_CHUNK {
+            self.rbuf = BytesMut::new();
+        }
+        if self.wbuf.is_empty() && self.wbuf.capacity() > READ_CHUNK {
+            self.wbuf = BytesMut::new();
+        }
+    }
+}
+
+/// One `write(2)` that must make progress within `limit`.
+async fn write_some(stream: &mut TcpStream, limit: Duration, data: &[u8]) -> io::Result<usize> {
+    let n = timeout(limit, stream.write(data))
+        .await
+        .map_err(|_| timed_out())??;
+    if n == 0 {
+        return Err(io::ErrorKind::WriteZero.into());
+    }
+    Ok(n)
+}

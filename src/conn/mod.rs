@@ -1,0 +1,482 @@
+//! One connection from accept to close. It owns the socket and buffers and
+//! moves through named states:
+//!
+//! ```text
+//! Idle ──bytes──► ReadingHead ──head──► Checking ──► Handling (body lent to the handler)
+//!   ▲                 │ error/timeout       │ error        │
+//!   │                 ▼                     ▼              ▼
+//!   └── keep-alive ◄─ Writing ◄─────────────┴──────── Finishing body (drain or close)
+//! ```
+//! Every error answers with its status and `Connection: close`, then the
+//! connection lingers briefly so the answer is not lost to a reset.
+
+pub(crate) mod body;
+pub(crate) mod io;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use memchr::memchr;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use self::body::{Body, BodyReader, Home, Lent};
+use self::io::{COALESCE_LIMIT, Io};
+use crate::access_log;
+use crate::config::Config;
+use crate::error::ProtoError;
+use crate::proto::encode::{ConnectionField, write_head};
+use crate::proto::framing::{self, RequestBody, ResponseBody};
+use crate::proto::head::{Method, RequestHead, Version};
+use crate::proto::parse::{HeadLimits, Status, oversized_head_error, parse_head};
+use crate::proto::target::{Form, check_host, decode_path, parse_target};
+use crate::request::{DecodedPath, Request};
+use crate::response::{IntoResponse, Payload, Response};
+use crate::router::{BoxFuture, Found, Router};
+
+/// How long a closing connection keeps reading what the peer still sends.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Responses waiting in the write buffer are flushed past this size even
+/// when more pipelined requests are already buffered.
+const BATCH_LIMIT: usize = 64 * 1024;
+
+/// What every connection of a server shares.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub router: Router,
+}
+
+/// Whether the connection goes on after a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    KeepAlive,
+    Close,
+}
+
+/// What the checks of a head found, for building the request.
+struct Checked {
+    framing: RequestBody,
+    path: DecodedPath,
+    query: Option<(usize, usize)>,
+    asterisk: bool,
+    expect_continue: bool,
+}
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let io = Io::new(stream, shared.config.write_timeout);
+    let mut conn = Connection {
+        io: Some(io),
+        home: None,
+        peer,
+        shared,
+        shutdown,
+        served: 0,
+    };
+    conn.run().await;
+}
+
+struct Connection {
+    /// `None` only while a handler holds the body (and with it the socket).
+    io: Option<Io>,
+    /// Where a lent body returns the socket; made on the first body.
+    home: Option<Home>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    served: u64,
+}
+
+impl Connection {
+    async fn run(&mut self) {
+        loop {
+            let head = match self.read_head().await {
+                Ok(Some(head)) => head,
+                Ok(None) => return,
+                Err(e) => return self.reject(e, false).await,
+            };
+            self.served += 1;
+            if self.respond(head).await == Flow::Close {
+                return;
+            }
+        }
+    }
+
+    /// Idle → ReadingHead: waits for a whole head. `None` when the peer
+    /// closed, the idle timeout passed or the server is shutting down.
+    async fn read_head(&mut self) -> Result<Option<RequestHead>, ProtoError> {
+        let config = &self.shared.config;
+        let limits = HeadLimits {
+            max_target_bytes: config.max_target_bytes,
+            max_fields: config.max_headers,
+        };
+        let io = self
+            .io
+            .as_mut()
+            .expect("the connection holds its io between requests");
+        let idle = if self.served == 0 {
+            config.header_timeout
+        } else {
+            config.keep_alive_timeout
+        };
+        let idle_deadline = Instant::now() + idle;
+        // The header timeout runs from the first byte: a slow drip cannot extend it.
+        let mut started = (!io.rbuf.is_empty()).then(Instant::now);
+        let mut scanned = 0;
+        loop {
+            // Parse again only when a line has ended since the last try.
+            if memchr(b'\n', &io.rbuf[scanned..]).is_some() {
+                if let Status::Complete(len, parsed) = parse_head(&io.rbuf, &limits)? {
+                    if len > config.max_header_bytes {
+                        return Err(ProtoError::HeadTooLarge);
+                    }
+                    return Ok(Some(RequestHead {
+                        bytes: io.rbuf.split_to(len).freeze(),
+                        method: parsed.method,
+                        target: parsed.target,
+                        version: parsed.version,
+                        fields: parsed.fields,
+                    }));
+                }
+            }
+            scanned = io.rbuf.len();
+            if io.rbuf.len() > config.max_header_bytes {
+                return Err(oversized_head_error(&io.rbuf));
+            }
+            let read = match started {
+                Some(t) => io.read_more(t + config.header_timeout).await,
+                None => {
+                    if *self.shutdown.borrow() || io.flush().await.is_err() {
+                        return Ok(None);
+                    }
+                    access_log::flush();
+                    io.shrink_idle();
+                    tokio::select! {
+                        r = io.read_more(idle_deadline) => r,
+                        _ = self.shutdown.changed() => return Ok(None),
+                    }
+                }
+            };
+            match read {
+                Ok(0) if io.rbuf.iter().all(|b| b.is_ascii_whitespace()) => return Ok(None),
+                Ok(0) => return Err(ProtoError::IncompleteHead),
+                Ok(_) => {
+                    started.get_or_insert_with(Instant::now);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut && started.is_some() => {
+                    return Err(ProtoError::HeaderTimeout);
+                }
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+
+    /// Checking → Handling → Finishing → Writing, for one request.
+    async fn respond(&mut self, head: RequestHead) -> Flow {
+        let checked = match check_request(&head, &self.shared.config) {
+            Ok(checked) => checked,
+            Err(e) => {
+                self.reject(e, head.method == Method::Head).await;
+                return Flow::Close;
+            }
+        };
+        let started = Instant::now();
+        let version = head.version;
+        let is_head = head.method == Method::Head;
+        let mut keep_alive = wants_keep_alive(&head) && !*self.shutdown.borrow();
+        let log_line = self
+            .shared
+            .config
+            .access_log
+            .then(|| access_log::request_line(&head));
+
+        let (body, mut io) = self.lend_body(&checked, version);
+        let (mut response, panicked) = self.dispatch(head, checked, body).await;
+        if panicked {
+            keep_alive = false;
+        }
+        if io.is_none() {
+            match self.reclaim_body().await {
+                Some((reclaimed, clean)) => {
+                    keep_alive &= clean;
+                    io = Some(reclaimed);
+                }
+                // The handler kept the body alive elsewhere: nothing to answer with.
+                None => return Flow::Close,
+            }
+        }
+        let mut io = io.expect("reclaimed above");
+        let close = !keep_alive || response.wants_close();
+        let written = write_response(&mut io, &mut response, is_head, version, close).await;
+        if let Some(line) = log_line {
+            access_log::record(
+                self.peer,
+                &line,
+                response.status(),
+                written.sent,
+                started.elapsed(),
+            );
+        }
+        if written.closes || written.failed {
+            if !written.failed {
+                io.close_gracefully(LINGER).await;
+            }
+            return Flow::Close;
+        }
+        self.io = Some(io);
+        Flow::KeepAlive
+    }
+
+    /// Hands the socket to the request body when there is a body to read.
+    fn lend_body(&mut self, checked: &Checked, version: Version) -> (Body, Option<Io>) {
+        let io = self
+            .io
+            .take()
+            .expect("the connection holds its io between requests");
+        let declared = match checked.framing {
+            RequestBody::None | RequestBody::Length(0) => return (Body::empty(), Some(io)),
+            RequestBody::Length(n) => Some(n),
+            RequestBody::Chunked => None,
+        };
+        let config = &self.shared.config;
+        let mut reader = BodyReader::new(
+            checked.framing,
+            config.max_body_bytes,
+            config.body_timeout,
+            config.chunked,
+        );
+        reader.continue_pending = checked.expect_continue && version == Version::Http11;
+        let home = self.home.get_or_insert_with(Home::default).clone();
+        (Body::lend(Lent { io, reader }, home, declared), None)
+    }
+
+    /// Takes the socket back from a dropped body and reads what the handler
+    /// left of it. The flag is false when the connection cannot go on.
+    async fn reclaim_body(&mut self) -> Option<(Io, bool)> {
+        let home = self.home.as_ref()?;
+        let Lent { mut io, mut reader } = home.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+        if let Some(e) = reader.failed() {
+            log::warn!("{}: {e}", self.peer);
+            return Some((io, false));
+        }
+        let clean = reader.is_done()
+            || reader
+                .drain(&mut io, self.shared.config.max_drain_bytes)
+                .await;
+        Some((io, clean))
+    }
+
+    /// Routes the request and runs its handler; a panic becomes a 500.
+    async fn dispatch(&self, head: RequestHead, checked: Checked, body: Body) -> (Response, bool) {
+        let router = &self.shared.router;
+        let mut req = Request::new(head, checked.path, checked.query, self.peer, body);
+        if checked.asterisk {
+            return (Response::ok().header("Allow", router.allow_all()), false);
+        }
+        match router.find(req.method(), req.path()) {
+            Found::Handler(handler, params) => {
+                req.set_params(params);
+                match CatchUnwind(handler.call(req)).await {
+                    Ok(response) => (response, false),
+                    Err(()) => {
+                        log::error!("{}: handler panicked", self.peer);
+                        (Response::error(500, "the handler failed"), true)
+                    }
+                }
+            }
+            Found::NotFound => (Response::error(404, "not found"), false),
+            Found::MethodNotAllowed(allow) => (
+                Response::error(405, "method not allowed on this path").header("Allow", allow),
+                false,
+            ),
+            Found::Options(allow) => (Response::ok().header("Allow", allow), false),
+            Found::NotImplemented => (ProtoError::MethodNotImplemented.into_response(), false),
+        }
+    }
+
+    /// Answers a broken request with its status and closes.
+    async fn reject(&mut self, e: ProtoError, head_request: bool) {
+        log::warn!("{}: rejected: {e}", self.peer);
+        let Some(mut io) = self.io.take() else { return };
+        let mut response = e.into_response();
+        let written =
+            write_response(&mut io, &mut response, head_request, Version::Http11, true).await;
+        if self.shared.config.access_log {
+            access_log::record(self.peer, "-", e.status(), written.sent, Duration::ZERO);
+        }
+        if !written.failed {
+            io.close_gracefully(LINGER).await;
+        }
+    }
+}
+
+/// What writing a response did.
+struct Written {
+    sent: u64,
+    closes: bool,
+    failed: bool,
+}
+
+/// Writing: the head from the framing decision, then the payload.
+async fn write_response(
+    io: &mut Io,
+    response: &mut Response,
+    is_head: bool,
+    version: Version,
+    close: bool,
+) -> Written {
+    let payload = response.take_payload();
+    let framing = framing::response_body(is_head, response.status(), version, Some(payload.len()));
+    let closes = close || framing.closes();
+    let connection = if closes {
+        ConnectionField::Close
+    } else if version == Version::Http10 {
+        ConnectionField::KeepAlive
+    } else {
+        ConnectionField::Omit
+    };
+    write_head(
+        &mut io.wbuf,
+        response.status(),
+        framing,
+        connection,
+        response.fields(),
+    );
+    let send = matches!(
+        framing,
+        ResponseBody::Length { send: true, .. }
+            | ResponseBody::CloseDelimited { send: true }
+            | ResponseBody::Chunked
+    );
+    let sent = if send { payload.len() } else { 0 };
+    let result = match payload {
+        _ if !send => Ok(()),
+        Payload::Empty => Ok(()),
+        Payload::Bytes(b) if b.len() <= COALESCE_LIMIT => {
+            io.wbuf.extend_from_slice(&b);
+            Ok(())
+        }
+        Payload::Bytes(b) => io.write_all(&b).await,
+        Payload::File { file, offset, len } => io.send_file(&file, offset, len).await,
+    };
+    let result = match result {
+        Ok(()) if closes || io.wbuf.len() > BATCH_LIMIT || io.rbuf.is_empty() => io.flush().await,
+        other => other,
+    };
+    Written {
+        sent,
+        closes,
+        failed: result.is_err(),
+    }
+}
+
+/// HTTP/1.1 keeps the connection unless told `close`; HTTP/1.0 closes
+/// unless told `keep-alive` (RFC 9112 §9.3).
+fn wants_keep_alive(head: &RequestHead) -> bool {
+    if head.has_token("connection", "close") {
+        return false;
+    }
+    match head.version {
+        Version::Http11 => true,
+        Version::Http10 => head.has_token("connection", "keep-alive"),
+    }
+}
+
+/// The checks a head must pass before anything routes it: method, target,
+/// `Host`, framing, body size and `Expect`.
+fn check_request(head: &RequestHead, config: &Config) -> Result<Checked, ProtoError> {
+    if head.method == Method::Connect {
+        return Err(ProtoError::ConnectNotSupported);
+    }
+    let raw = head.target();
+    let target = parse_target(raw)?;
+    let mut hosts = head.values("host");
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return Err(ProtoError::DuplicateHost),
+        (Some(host), None) => check_host(host)?,
+        (None, _) if head.version == Version::Http11 => return Err(ProtoError::MissingHost),
+        (None, _) => {}
+    }
+    let asterisk = target.form == Form::Asterisk;
+    if asterisk && head.method != Method::Options {
+        return Err(ProtoError::BadTarget);
+    }
+    let framing = framing::request_body(head)?;
+    if let RequestBody::Length(n) = framing {
+        if n > config.max_body_bytes {
+            return Err(ProtoError::BodyTooLarge);
+        }
+    }
+    let expect_continue = match head.value("expect") {
+        None => false,
+        // RFC 9110 §10.1.1: ignore 100-continue from HTTP/1.0 clients.
+        Some(_) if head.version == Version::Http10 => false,
+        Some(v) if v.eq_ignore_ascii_case(b"100-continue") => framing != RequestBody::None,
+        Some(_) => return Err(ProtoError::UnsupportedExpectation),
+    };
+    let (start, end) = target.path;
+    let path = if asterisk {
+        DecodedPath::Owned("*".into())
+    } else if start == end {
+        DecodedPath::Owned("/".into())
+    } else {
+        match decode_path(&raw[start..end])? {
+            std::borrow::Cow::Borrowed(_) => DecodedPath::Raw(start, end),
+            std::borrow::Cow::Owned(s) => DecodedPath::Owned(s),
+        }
+    };
+    Ok(Checked {
+        framing,
+        path,
+        query: target.query,
+        asterisk,
+        expect_continue,
+    })
+}
+
+/// Polls a handler's future and turns a panic into an error value, so one
+/// failing handler answers 500 on its own connection and nothing else
+/// notices.
+struct CatchUnwind(BoxFuture);
+
+impl Future for CatchUnwind {
+    type Output = Result<Response, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
+/// Answers a connection over the cap with 503 and `Retry-After`, then closes:
+/// a client is told to come back rather than left hanging.
+pub(crate) async fn refuse_busy(stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let mut io = Io::new(stream, Duration::from_secs(5));
+    let mut response = Response::error(
+        503,
+        "server is at its connection limit (--max-connections); retry shortly",
+    )
+    .header("Retry-After", "1");
+    let written = write_response(&mut io, &mut response, false, Version::Http11, true).await;
+    if !written.failed {
+        io.close_gracefully(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,124 @@
+//! The `barehttp` binary: flags → config → server. Exit codes: 0 after a
+//! graceful shutdown, 1 for a runtime failure, 2 for a usage error.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use barehttp::{Server, app, files, raise_fd_limit};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let quiet = cli.quiet;
+    init_logger(quiet);
+    let config = match cli.into_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("barehttp: {e}");
+            // A missing or unusable directory is a runtime failure; the rest are usage errors.
+            return if e.0.starts_with("directory") || e.0.contains("is not a directory") {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    let wanted = config.max_connections as u64 + 64;
+    let limit = raise_fd_limit(wanted);
+    if limit < wanted {
+        log::warn!(
+            "open-file limit is {limit}, below --max-connections {}: connections past it will fail to be accepted",
+            config.max_connections
+        );
+    }
+    if let Some(root) = &config.root {
+        let removed = files::clean_stale_uploads(root);
+        if removed > 0 {
+            log::info!("removed {removed} unfinished upload(s) left by an earlier run");
+        }
+    }
+    let router = match app::router(&config) {
+        Ok(router) => router,
+        Err(e) => return fail(format_args!("cannot open the directory: {e}")),
+    };
+    let threads = config.threads;
+    let root = config.root.clone();
+    let server = match Server::bind(config.clone(), router) {
+        Ok(server) => server,
+        Err(e) => return fail(format_args!("cannot listen on {}: {e}", config.addr)),
+    };
+    log::info!(
+        "listening on http://{} with {threads} worker(s){}",
+        server.local_addr(),
+        root.map(|r| format!(", serving {}", r.display()))
+            .unwrap_or_default()
+    );
+    let handle = server.shutdown_handle();
+    if let Err(e) = watch_signals(handle) {
+        return fail(format_args!("cannot install signal handlers: {e}"));
+    }
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format_args!("{e}")),
+    }
+}
+
+fn fail(message: std::fmt::Arguments<'_>) -> ExitCode {
+    eprintln!("barehttp: {message}");
+    ExitCode::from(1)
+}
+
+/// SIGINT and SIGTERM start a graceful shutdown.
+fn watch_signals(handle: barehttp::ShutdownHandle) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut int), Ok(mut term)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                log::info!("shutting down");
+                handle.shutdown();
+            });
+        })?;
+    Ok(())
+}
+
+/// Diagnostics on stderr: warnings always, start-up lines unless quiet.
+fn init_logger(quiet: bool) {
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                eprintln!(
+                    "barehttp: {}: {}",
+                    record.level().as_str().to_lowercase(),
+                    record.args()
+                );
+            }
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: Stderr = Stderr;
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(if quiet {
+        log::LevelFilter::Warn
+    } else {
+        log::LevelFilter::Info
+    });
+}

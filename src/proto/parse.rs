@@ -1,0 +1,349 @@
+//! The request-head parser: bytes in, `Complete(consumed, head)` or `Partial`
+//! out. It never touches a socket and never consumes a byte past the empty
+//! line that ends the head.
+
+use memchr::memchr;
+
+use super::head::{Field, Method, Span, Version};
+use super::token::{FIELD_VALUE, TCHAR, is_token, trim_ows};
+use crate::error::ProtoError;
+
+/// At most this many empty lines may precede a request line
+/// (RFC 9112 §2.2 says SHOULD ignore "at least one").
+pub const MAX_LEADING_EMPTY_LINES: usize = 8;
+
+/// Limits the parser enforces itself; the total head size is the caller's,
+/// since only it knows how much has arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    /// Longest request-target accepted (414 past it).
+    pub max_target_bytes: usize,
+    /// Most field lines accepted (431 past it).
+    pub max_fields: usize,
+}
+
+/// A head without its bytes: spans are offsets into the parsed buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedHead {
+    /// The method.
+    pub method: Method,
+    /// The request-target.
+    pub target: Span,
+    /// The version.
+    pub version: Version,
+    /// The field lines.
+    pub fields: Vec<Field>,
+}
+
+/// The result of feeding bytes to the parser.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    /// A whole head: how many bytes it took, and its value.
+    Complete(usize, T),
+    /// Not an error: more bytes are needed.
+    Partial,
+}
+
+/// Parses one request head from the start of `buf`.
+///
+/// `request-line CRLF *( field-line CRLF ) CRLF` (RFC 9112 §2.1), strictly:
+/// single SPs in the request line, CRLF line ends only, tchar field names
+/// directly followed by `:`, values of field-vchar with OWS trimmed.
+pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>, ProtoError> {
+    let Some(mut pos) = skip_empty_lines(buf)? else {
+        return Ok(Status::Partial);
+    };
+    let Some(first_end) = line_end(buf, pos)? else {
+        return Ok(Status::Partial);
+    };
+    let (method, target, version) = request_line(buf, pos, first_end, limits)?;
+    pos = first_end + 2;
+
+    let mut fields = Vec::with_capacity(12);
+    loop {
+        let Some(end) = line_end(buf, pos)? else {
+            return Ok(Status::Partial);
+        };
+        if end == pos {
+            let head = ParsedHead {
+                method,
+                target,
+                version,
+                fields,
+            };
+            return Ok(Status::Complete(end + 2, head));
+        }
+        if fields.len() == limits.max_fields {
+            return Err(ProtoError::TooManyFields);
+        }
+        fields.push(field_line(buf, pos, end)?);
+        pos = end + 2;
+    }
+}
+
+/// When the caller's head-size limit is hit before a head completes: 414 if
+/// the request line itself never ended, else 431.
+pub fn oversized_head_error(buf: &[u8]) -> ProtoError {
+    match memchr(b'\n', buf) {
+        None => ProtoError::TargetTooLong,
+        Some(_) => ProtoError::HeadTooLarge,
+    }
+}
+
+/// Skips the empty lines RFC 9112 §2.2 lets precede a request line; returns
+/// where the request line starts, or `None` if the buffer ends first.
+fn skip_empty_lines(buf: &[u8]) -> Result<Option<usize>, ProtoError> {
+    let mut pos = 0;
+    for _ in 0..=MAX_LEADING_EMPTY_LINES {
+        match &buf[pos..] {
+            [] | [b'\r'] => return Ok(None),
+            [b'\r', b'\n', ..] => pos += 2,
+            [b'\n', ..] => return Err(ProtoError::BareLf),
+            _ => return Ok(Some(pos)),
+        }
+    }
+    Err(ProtoError::TooManyEmptyLines)
+}
+
+/// Finds the CR of the CRLF ending the line that starts at `pos`.
+/// A LF without CR before it is an error, and so is a CR inside the line.
+fn line_end(buf: &[u8], pos: usize) -> Result<Option<usize>, ProtoError> {
+    let Some(nl) = memchr(b'\n', &buf[pos..]) else {
+        // A CR may only stand last, waiting for its LF.
+        return match memchr(b'\r', &buf[pos..]) {
+            Some(cr) if pos + cr + 1 < buf.len() => Err(ProtoError::BareCr),
+            _ => Ok(None),
+        };
+    };
+    let end = pos + nl;
+    if nl == 0 || buf[end - 1] != b'\r' {
+        return Err(ProtoError::BareLf);
+    }
+    if memchr(b'\r', &buf[pos..end - 1]).is_some() {
+        return Err(ProtoError::BareCr);
+    }
+    Ok(Some(end - 1))
+}
+
+/// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3)
+fn request_line(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    limits: &HeadLimits,
+) -> Result<(Method, Span, Version), ProtoError> {
+    let line = &buf[start..end];
+    let sp1 = memchr(b' ', line).ok_or(ProtoError::BadRequestLine)?;
+    let method = &line[..sp1];
+    if method.is_empty() {
+        return Err(ProtoError::BadRequestLine);
+    }
+    if !is_token(method) {
+        return Err(ProtoError::BadMethod);
+    }
+    let rest = &line[sp1 + 1..];
+    let sp2 = memchr(b' ', rest).ok_or(ProtoError::BadRequestLine)?;
+    let target = &rest[..sp2];
+    if target.is_empty() {
+        return Err(ProtoError::BadRequestLine);
+    }
+    if target.len() > limits.max_target_bytes {
+        return Err(ProtoError::TargetTooLong);
+    }
+    if !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
+        return Err(ProtoError::BadTarget);
+    }
+    let version = version(&rest[sp2 + 1..])?;
+    let target_start = start + sp1 + 1;
+    Ok((
+        Method::from_token(method),
+        Span::new(target_start, target_start + sp2),
+        version,
+    ))
+}
+
+/// `HTTP-version = "HTTP" "/" DIGIT "." DIGIT` (RFC 9112 §2.3), case-sensitive.
+fn version(v: &[u8]) -> Result<Version, ProtoError> {
+    match v {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            match (major, minor) {
+                (b'1', b'0') => Ok(Version::Http10),
+                (b'1', _) => Ok(Version::Http11),
+                _ => Err(ProtoError::UnsupportedVersion),
+            }
+        }
+        _ => Err(ProtoError::BadVersion),
+    }
+}
+
+/// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5)
+fn field_line(buf: &[u8], start: usize, end: usize) -> Result<Field, ProtoError> {
+    let line = &buf[start..end];
+    if matches!(line[0], b' ' | b'\t') {
+        return Err(ProtoError::ObsFold);
+    }
+    let name_len = line.iter().position(|&b| !TCHAR[b as usize]);
+    let colon = match name_len {
+        Some(i) if line[i] == b':' && i > 0 => i,
+        Some(i) if memchr(b':', &line[i..]).is_some() || i == 0 => {
+            return Err(ProtoError::BadFieldName);
+        }
+        _ => return Err(ProtoError::MissingColon),
+    };
+    let raw = &line[colon + 1..];
+    let value = trim_ows(raw);
+    if let Some(&bad) = value.iter().find(|&&b| !FIELD_VALUE[b as usize]) {
+        return Err(if bad == b'\r' {
+            ProtoError::BareCr
+        } else {
+            ProtoError::BadFieldValue
+        });
+    }
+    let lead = raw.len() - trim_ows_start(raw).len();
+    let value_start = start + colon + 1 + lead;
+    Ok(Field {
+        name: Span::new(start, start + colon),
+        value: Span::new(value_start, value_start + value.len()),
+    })
+}
+
+fn trim_ows_start(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: HeadLimits = HeadLimits {
+        max_target_bytes: 64,
+        max_fields: 4,
+    };
+
+    fn parse(buf: &[u8]) -> Result<Status<ParsedHead>, ProtoError> {
+        parse_head(buf, &LIMITS)
+    }
+
+    fn complete(buf: &[u8]) -> (usize, ParsedHead) {
+        match parse(buf) {
+            Ok(Status::Complete(n, h)) => (n, h),
+            other => panic!(
+                "expected a head from {:?}, got {other:?}",
+                String::from_utf8_lossy(buf)
+            ),
+        }
+    }
+
+    #[test]
+    fn parses_a_simple_request() {
+        let buf = b"GET /echo/abc HTTP/1.1\r\nHost: x\r\nUser-Agent:  curl/8 \t\r\n\r\nNEXT";
+        let (n, head) = complete(buf);
+        assert_eq!(n, buf.len() - 4);
+        assert_eq!(head.method, Method::Get);
+        assert_eq!(head.target.of(buf), b"/echo/abc");
+        assert_eq!(head.version, Version::Http11);
+        let fields: Vec<_> = head
+            .fields
+            .iter()
+            .map(|f| (f.name.of(buf), f.value.of(buf)))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![(&b"Host"[..], &b"x"[..]), (b"User-Agent", b"curl/8")]
+        );
+    }
+
+    #[test]
+    fn every_prefix_is_partial() {
+        let buf = b"\r\nPOST /x HTTP/1.0\r\nA: b\r\nEmpty:\r\n\r\n";
+        for cut in 0..buf.len() {
+            assert_eq!(parse(&buf[..cut]), Ok(Status::Partial), "cut at {cut}");
+        }
+        let (n, head) = complete(buf);
+        assert_eq!(n, buf.len());
+        assert_eq!(head.version, Version::Http10);
+        assert_eq!(head.fields[1].value.of(buf), b"");
+    }
+
+    #[test]
+    fn rejects_malformed_heads() {
+        let cases: &[(&[u8], ProtoError)] = &[
+            (b"GET / HTTP/1.1\nHost: a\r\n\r\n", ProtoError::BareLf),
+            (b"GET / HTTP/1.1\r\nHost: a\n\r\n", ProtoError::BareLf),
+            (b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", ProtoError::BareCr),
+            (b"GET  / HTTP/1.1\r\n\r\n", ProtoError::BadRequestLine),
+            (b"GET / HTTP/1.1 \r\n\r\n", ProtoError::BadVersion),
+            (b"GET / http/1.1\r\n\r\n", ProtoError::BadVersion),
+            (b"GET / HTTP/2.0\r\n\r\n", ProtoError::UnsupportedVersion),
+            (b"GET / HTTP/0.9\r\n\r\n", ProtoError::UnsupportedVersion),
+            (b"GET /\r\n\r\n", ProtoError::BadRequestLine),
+            (b"G(T / HTTP/1.1\r\n\r\n", ProtoError::BadMethod),
+            (b" GET / HTTP/1.1\r\n\r\n", ProtoError::BadRequestLine),
+            (b"GET /\x7f HTTP/1.1\r\n\r\n", ProtoError::BadTarget),
+            (
+                b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+                ProtoError::BadFieldName,
+            ),
+            (b"GET / HTTP/1.1\r\n: a\r\n\r\n", ProtoError::BadFieldName),
+            (
+                b"GET / HTTP/1.1\r\nHost a\r\n\r\n",
+                ProtoError::MissingColon,
+            ),
+            (b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", ProtoError::ObsFold),
+            (b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", ProtoError::ObsFold),
+            (
+                b"GET / HTTP/1.1\r\nA: b\x00c\r\n\r\n",
+                ProtoError::BadFieldValue,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nA: b\x0cc\r\n\r\n",
+                ProtoError::BadFieldValue,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nA:1\r\nB:1\r\nC:1\r\nD:1\r\nE:1\r\n\r\n",
+                ProtoError::TooManyFields,
+            ),
+            (
+                b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+                ProtoError::TooManyEmptyLines,
+            ),
+            (b"\nGET / HTTP/1.1\r\n\r\n", ProtoError::BareLf),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                parse(input),
+                Err(*want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(64));
+        assert_eq!(parse(long.as_bytes()), Err(ProtoError::TargetTooLong));
+    }
+
+    #[test]
+    fn keeps_obs_text_and_duplicates() {
+        let buf = b"GET / HTTP/1.1\r\nX: \xe9t\xe9\r\nx: 2\r\n\r\n";
+        let (_, head) = complete(buf);
+        assert_eq!(head.fields.len(), 2);
+        assert_eq!(head.fields[0].value.of(buf), b"\xe9t\xe9");
+        assert_eq!(Method::from_token(b"PROPFIND").as_str(), "PROPFIND");
+    }
+
+    #[test]
+    fn oversized_head_reports_the_right_limit() {
+        assert_eq!(
+            oversized_head_error(b"GET /aaaaaaaa"),
+            ProtoError::TargetTooLong
+        );
+        assert_eq!(
+            oversized_head_error(b"GET / HTTP/1.1\r\nA: aaaa"),
+            ProtoError::HeadTooLarge
+        );
+    }
+}

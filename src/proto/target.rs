@@ -1,0 +1,292 @@
+//! The request-target (RFC 9112 §3.2): its four forms, `Host` validation, and
+//! the one place where a path is percent-decoded and its dot-segments removed.
+
+use std::borrow::Cow;
+
+use memchr::memchr;
+
+use super::token::{REG_NAME, TARGET, hex_value};
+use crate::error::ProtoError;
+
+/// Which of the four request-target forms was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `/path?query`
+    Origin,
+    /// `http://host/path?query`
+    Absolute,
+    /// `*`, for a server-wide OPTIONS.
+    Asterisk,
+}
+
+/// A checked request-target, as ranges into the raw target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// The form used.
+    pub form: Form,
+    /// The path, still encoded (`/` for `*` and an empty absolute path).
+    pub path: (usize, usize),
+    /// The query without its `?`, if any.
+    pub query: Option<(usize, usize)>,
+    /// The authority of an absolute-form target.
+    pub authority: Option<(usize, usize)>,
+}
+
+/// Checks a request-target and splits it into its parts.
+pub fn parse_target(t: &[u8]) -> Result<Target, ProtoError> {
+    if t == b"*" {
+        return Ok(Target {
+            form: Form::Asterisk,
+            path: (0, 0),
+            query: None,
+            authority: None,
+        });
+    }
+    let (form, authority, rest) = if t.first() == Some(&b'/') {
+        (Form::Origin, None, 0)
+    } else {
+        let after_scheme = absolute_scheme_len(t).ok_or(ProtoError::BadTarget)?;
+        let len = t[after_scheme..]
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(t.len() - after_scheme);
+        let authority = (after_scheme, after_scheme + len);
+        check_host(&t[authority.0..authority.1]).map_err(|_| ProtoError::BadTarget)?;
+        if authority.0 == authority.1 {
+            return Err(ProtoError::BadTarget);
+        }
+        (Form::Absolute, Some(authority), authority.1)
+    };
+    check_chars(&t[rest..])?;
+    let (path, query) = match memchr(b'?', &t[rest..]) {
+        Some(q) => ((rest, rest + q), Some((rest + q + 1, t.len()))),
+        None => ((rest, t.len()), None),
+    };
+    Ok(Target {
+        form,
+        path,
+        query,
+        authority,
+    })
+}
+
+/// Length of `http://` or `https://` (scheme case-insensitive), if present.
+fn absolute_scheme_len(t: &[u8]) -> Option<usize> {
+    let colon = memchr(b':', t)?;
+    let scheme = &t[..colon];
+    let known = scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https");
+    (known && t[colon..].starts_with(b"://")).then_some(colon + 3)
+}
+
+/// Path and query bytes must be pchar, `/`, `?` or a valid `%XX`.
+fn check_chars(s: &[u8]) -> Result<(), ProtoError> {
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if !TARGET[b as usize] {
+            return Err(ProtoError::BadTarget);
+        }
+        if b == b'%' {
+            let valid =
+                s.len() > i + 2 && hex_value(s[i + 1]).is_some() && hex_value(s[i + 2]).is_some();
+            if !valid {
+                return Err(ProtoError::BadTarget);
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), `uri-host` per RFC 3986:
+/// an IP-literal in brackets or a reg-name (IPv4 is a reg-name too). No
+/// userinfo, no whitespace. An empty value is valid (RFC 9112 §3.2).
+pub fn check_host(h: &[u8]) -> Result<(), ProtoError> {
+    let (host, port) = if h.first() == Some(&b'[') {
+        let close = memchr(b']', h).ok_or(ProtoError::BadHost)?;
+        let literal = &h[1..close];
+        let ok = !literal.is_empty()
+            && literal
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
+        if !ok {
+            return Err(ProtoError::BadHost);
+        }
+        (&h[..=close], &h[close + 1..])
+    } else {
+        match memchr(b':', h) {
+            Some(c) => (&h[..c], &h[c..]),
+            None => (h, &h[h.len()..]),
+        }
+    };
+    if host.first() != Some(&b'[') && !host.iter().all(|&b| REG_NAME[b as usize]) {
+        return Err(ProtoError::BadHost);
+    }
+    if !host.starts_with(b"[") {
+        check_chars(host).map_err(|_| ProtoError::BadHost)?;
+    }
+    match port {
+        [] => Ok(()),
+        [b':', digits @ ..] if digits.iter().all(u8::is_ascii_digit) && digits.len() <= 5 => Ok(()),
+        _ => Err(ProtoError::BadHost),
+    }
+}
+
+/// Percent-decodes a path and removes its dot-segments (RFC 3986 §5.2.4),
+/// the one place either happens. An encoded `/` or NUL is refused, since it
+/// would change which resource the path names; so is a path that is not UTF-8.
+pub fn decode_path(raw: &[u8]) -> Result<Cow<'_, str>, ProtoError> {
+    let has_escape = memchr(b'%', raw).is_some();
+    let decoded: Cow<'_, str> = if has_escape {
+        let mut out = Vec::with_capacity(raw.len());
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'%' {
+                let b = hex_value(raw[i + 1]).zip(hex_value(raw[i + 2]));
+                let b = b.map(|(h, l)| h << 4 | l).ok_or(ProtoError::BadTarget)?;
+                if b == b'/' || b == 0 {
+                    return Err(ProtoError::EncodedSeparator);
+                }
+                out.push(b);
+                i += 3;
+            } else {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+        Cow::Owned(String::from_utf8(out).map_err(|_| ProtoError::BadTarget)?)
+    } else {
+        // Checked by `parse_target`: ASCII only.
+        Cow::Borrowed(std::str::from_utf8(raw).map_err(|_| ProtoError::BadTarget)?)
+    };
+    if has_dot_segment(&decoded) {
+        Ok(Cow::Owned(remove_dot_segments(&decoded)))
+    } else {
+        Ok(decoded)
+    }
+}
+
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|s| s == "." || s == "..")
+}
+
+/// RFC 3986 §5.2.4 for an absolute path: `.` vanishes, `..` removes the
+/// segment before it and never climbs above the root.
+fn remove_dot_segments(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let mut out: Vec<&str> = Vec::with_capacity(segments.len());
+    let last = segments.len().saturating_sub(1);
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+        if i == last && (*seg == "." || *seg == "..") {
+            out.push("");
+        }
+    }
+    let mut result = String::with_capacity(path.len());
+    for seg in out {
+        result.push('/');
+        result.push_str(seg);
+    }
+    if result.is_empty() {
+        result.push('/');
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let t = parse_target(b"/echo/a?x=1").unwrap();
+        assert_eq!(
+            (t.form, t.path, t.query),
+            (Form::Origin, (0, 7), Some((8, 11)))
+        );
+        let t = parse_target(b"http://example.com:80/a").unwrap();
+        assert_eq!(
+            (t.form, t.authority, t.path),
+            (Form::Absolute, Some((7, 21)), (21, 23))
+        );
+        let t = parse_target(b"HTTPS://h?q").unwrap();
+        assert_eq!((t.path, t.query), ((9, 9), Some((10, 11))));
+        assert_eq!(parse_target(b"*").unwrap().form, Form::Asterisk);
+        for bad in [
+            &b"echo"[..],
+            b"/a#b",
+            b"/a%2",
+            b"/a%zz",
+            b"/<x>",
+            b"http://",
+            b"http://u@h/",
+            b"ftp://h/",
+            b"h:80",
+        ] {
+            assert_eq!(
+                parse_target(bad),
+                Err(ProtoError::BadTarget),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn hosts() {
+        for ok in [
+            &b""[..],
+            b"a",
+            b"a.b:8080",
+            b"127.0.0.1",
+            b"[::1]:4221",
+            b"x%41y",
+            b"h:",
+        ] {
+            assert_eq!(check_host(ok), Ok(()), "{:?}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"a b"[..],
+            b"u@h",
+            b"h:x",
+            b"[zz]",
+            b"h:123456",
+            b"a/b",
+            b"[::1",
+        ] {
+            assert_eq!(
+                check_host(bad),
+                Err(ProtoError::BadHost),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn decoding_and_dots() {
+        assert_eq!(decode_path(b"/echo/a%20b").unwrap(), "/echo/a b");
+        assert_eq!(decode_path(b"/a/b/../c").unwrap(), "/a/c");
+        assert_eq!(decode_path(b"/a/%2e%2E/../x").unwrap(), "/x");
+        assert_eq!(decode_path(b"/a/.").unwrap(), "/a/");
+        assert_eq!(decode_path(b"/..").unwrap(), "/");
+        assert_eq!(decode_path(b"/files/..%2e/..").unwrap(), "/files/");
+        assert_eq!(decode_path(b"/files/%2e%2e/%2e%2e/etc").unwrap(), "/etc");
+        assert_eq!(decode_path(b"/%C3%A9").unwrap(), "/\u{e9}");
+        assert_eq!(decode_path(b"/a%2Fb"), Err(ProtoError::EncodedSeparator));
+        assert_eq!(decode_path(b"/a%00"), Err(ProtoError::EncodedSeparator));
+        assert_eq!(decode_path(b"/%ff"), Err(ProtoError::BadTarget));
+        assert!(matches!(
+            decode_path(b"/plain/path").unwrap(),
+            Cow::Borrowed(_)
+        ));
+    }
+}

@@ -1,0 +1,127 @@
+//! What a handler sees of a request: its head, decoded path, path
+//! parameters, query, peer, and the body as a stream.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::conn::body::Body;
+use crate::proto::head::{Method, RequestHead, Version};
+
+/// The path as decoded once by `proto::target::decode_path`: usually the
+/// raw bytes themselves, else an owned copy.
+#[derive(Debug, Clone)]
+pub(crate) enum DecodedPath {
+    Raw(usize, usize),
+    Owned(String),
+}
+
+/// An HTTP request handed to a handler.
+#[derive(Debug)]
+pub struct Request {
+    head: RequestHead,
+    path: DecodedPath,
+    query: Option<(usize, usize)>,
+    params: Vec<(Arc<str>, (usize, usize))>,
+    peer: SocketAddr,
+    body: Body,
+}
+
+impl Request {
+    pub(crate) fn new(
+        head: RequestHead,
+        path: DecodedPath,
+        query: Option<(usize, usize)>,
+        peer: SocketAddr,
+        body: Body,
+    ) -> Request {
+        Request {
+            head,
+            path,
+            query,
+            params: Vec::new(),
+            peer,
+            body,
+        }
+    }
+
+    pub(crate) fn set_params(&mut self, params: Vec<(Arc<str>, (usize, usize))>) {
+        self.params = params;
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.head.method
+    }
+
+    /// The version the client spoke.
+    pub fn version(&self) -> Version {
+        self.head.version
+    }
+
+    /// The request-target exactly as sent.
+    pub fn target(&self) -> &str {
+        // The parser admits only visible ASCII in a target.
+        std::str::from_utf8(self.head.target()).unwrap_or("")
+    }
+
+    /// The path, percent-decoded and with dot-segments removed.
+    pub fn path(&self) -> &str {
+        match &self.path {
+            DecodedPath::Raw(start, end) => {
+                let target = self.head.target();
+                std::str::from_utf8(&target[*start..*end]).unwrap_or("/")
+            }
+            DecodedPath::Owned(s) => s,
+        }
+    }
+
+    /// The query string without `?`, still encoded.
+    pub fn query(&self) -> Option<&str> {
+        let (start, end) = self.query?;
+        std::str::from_utf8(&self.head.target()[start..end]).ok()
+    }
+
+    /// The value of the path parameter `name`, decoded.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        let (_, (start, end)) = self.params.iter().find(|(n, _)| &**n == name)?;
+        self.path().get(*start..*end)
+    }
+
+    /// The first value of the header field `name` (case-insensitive), if it
+    /// is valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .value(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Every value of the header field `name`, as bytes.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.head.values(name)
+    }
+
+    /// Every header field as (name, value), in the order received.
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.head.fields()
+    }
+
+    /// The raw head as received.
+    pub fn head(&self) -> &RequestHead {
+        &self.head
+    }
+
+    /// The address of the client.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The body.
+    pub fn body_mut(&mut self) -> &mut Body {
+        &mut self.body
+    }
+
+    /// Takes the body, leaving an empty one.
+    pub fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.body)
+    }
+}

@@ -1,0 +1,228 @@
+//! What a handler returns: a status, fields and a payload. The framing of
+//! that payload on the wire is decided by `proto::framing`, never here.
+
+use std::borrow::Cow;
+use std::fs::File;
+
+use bytes::Bytes;
+
+use crate::error::ProtoError;
+
+/// The content of a response, before framing.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub enum Payload {
+    /// No content.
+    #[default]
+    Empty,
+    /// Bytes held in memory.
+    Bytes(Bytes),
+    /// `len` bytes of an open file from `offset`, sent with `sendfile`.
+    File {
+        /// The open file.
+        file: File,
+        /// Where the bytes start.
+        offset: u64,
+        /// How many bytes to send.
+        len: u64,
+    },
+}
+
+impl Payload {
+    /// The length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Empty => 0,
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::File { len, .. } => *len,
+        }
+    }
+
+    /// True when there is no content.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An HTTP response under construction.
+///
+/// ```
+/// use barehttp::Response;
+/// let r = Response::text("hi").with_status(201).header("X-Id", "7");
+/// assert_eq!(r.status(), 201);
+/// assert_eq!(r.header_value("x-id"), Some(&b"7"[..]));
+/// ```
+#[derive(Debug)]
+pub struct Response {
+    status: u16,
+    fields: Vec<(Cow<'static, str>, Bytes)>,
+    payload: Payload,
+    close: bool,
+}
+
+impl Response {
+    /// An empty response with this status.
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            fields: Vec::new(),
+            payload: Payload::Empty,
+            close: false,
+        }
+    }
+
+    /// `200 OK` with no content.
+    pub fn ok() -> Response {
+        Response::new(200)
+    }
+
+    /// `200 OK` with a `text/plain` body.
+    pub fn text(body: impl Into<Bytes>) -> Response {
+        Response::bytes("text/plain", body)
+    }
+
+    /// `200 OK` with a body of the given content type.
+    pub fn bytes(content_type: &'static str, body: impl Into<Bytes>) -> Response {
+        Response::ok()
+            .header("Content-Type", content_type)
+            .with_payload(Payload::Bytes(body.into()))
+    }
+
+    /// `200 OK` sending `len` bytes of an open file.
+    pub fn file(content_type: &'static str, file: File, len: u64) -> Response {
+        Response::ok()
+            .header("Content-Type", content_type)
+            .with_payload(Payload::File {
+                file,
+                offset: 0,
+                len,
+            })
+    }
+
+    /// An error status with its reason as a one-line text body.
+    pub fn error(status: u16, reason: &str) -> Response {
+        let mut body = String::with_capacity(reason.len() + 1);
+        body.push_str(reason);
+        body.push('\n');
+        Response::new(status)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .with_payload(Payload::Bytes(body.into()))
+    }
+
+    /// Sets the status.
+    pub fn with_status(mut self, status: u16) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Replaces the payload.
+    pub fn with_payload(mut self, payload: Payload) -> Response {
+        self.payload = payload;
+        self
+    }
+
+    /// Adds a field. Framing and connection fields (`Content-Length`,
+    /// `Transfer-Encoding`, `Connection`) belong to the server and are not
+    /// accepted; neither is a name that is not a token or a value with CR,
+    /// LF or NUL. Such a field turns the response into a 500 that says so,
+    /// rather than sending something malformed.
+    pub fn header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Bytes>,
+    ) -> Response {
+        let name = name.into();
+        let value = value.into();
+        let reserved = ["content-length", "transfer-encoding", "connection"]
+            .iter()
+            .any(|r| name.eq_ignore_ascii_case(r));
+        let valid = crate::proto::token::is_token(name.as_bytes())
+            && value
+                .iter()
+                .all(|&b| crate::proto::token::FIELD_VALUE[b as usize]);
+        if reserved || !valid {
+            log::error!("handler set an invalid or reserved field {name:?}");
+            return Response::error(500, "handler set an invalid response field");
+        }
+        self.fields.push((name, value));
+        self
+    }
+
+    /// Asks for the connection to close after this response.
+    pub fn close(mut self) -> Response {
+        self.close = true;
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The first value of the field `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &v[..])
+    }
+
+    /// Every field, in order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.fields.iter().map(|(n, v)| (&n[..], &v[..]))
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// True when the handler asked to close the connection.
+    pub fn wants_close(&self) -> bool {
+        self.close
+    }
+
+    /// Takes the payload out, leaving it empty.
+    pub fn take_payload(&mut self) -> Payload {
+        std::mem::take(&mut self.payload)
+    }
+}
+
+/// Anything a handler may return.
+pub trait IntoResponse {
+    /// Converts into a response.
+    fn into_response(self) -> Response;
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+impl IntoResponse for &'static str {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for String {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for ProtoError {
+    fn into_response(self) -> Response {
+        Response::error(self.status(), self.reason())
+    }
+}
+
+impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
+    fn into_response(self) -> Response {
+        match self {
+            Ok(t) => t.into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Routing: method + path pattern → handler, with `{param}` and a trailing
+//! `{*rest}`, and the automatic answers: 404, 405 with `Allow`, OPTIONS,
+//! HEAD served by GET, and 501 for methods no route knows.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::proto::head::Method;
+use crate::request::Request;
+use crate::response::{IntoResponse, Response};
+
+/// The future a handler returns, boxed.
+pub type BoxFuture = Pin<Box<dyn Future<Output = Response> + 'static>>;
+
+/// Something that answers requests. Implemented for every
+/// `Fn(Request) -> impl Future<Output = impl IntoResponse>`.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request.
+    fn call(&self, req: Request) -> BoxFuture;
+}
+
+impl<F, Fut, R> Handler for F
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + 'static,
+    R: IntoResponse,
+{
+    fn call(&self, req: Request) -> BoxFuture {
+        let fut = self(req);
+        Box::pin(async move { fut.await.into_response() })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Segment {
+    Literal(Box<str>),
+    Param(Arc<str>),
+    Rest(Arc<str>),
+}
+
+struct Route {
+    pattern: Vec<Segment>,
+    methods: Vec<(Method, Arc<dyn Handler>)>,
+}
+
+/// Path parameters found by a match: name and byte range in the path.
+pub(crate) type Params = Vec<(Arc<str>, (usize, usize))>;
+
+/// What the router found for a request.
+pub(crate) enum Found<'a> {
+    Handler(&'a Arc<dyn Handler>, Params),
+    NotFound,
+    MethodNotAllowed(String),
+    Options(String),
+    NotImplemented,
+}
+
+/// A table of routes.
+///
+/// ```
+/// use barehttp::{Router, Request};
+/// let router = Router::new()
+///     .get("/hello/{name}", |req: Request| async move {
+///         format!("hello {}", req.param("name").unwrap_or("?"))
+///     });
+/// ```
+#[derive(Default)]
+pub struct Router {
+    routes: Vec<Route>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("routes", &self.routes.len())
+            .finish()
+    }
+}
+
+impl Router {
+    /// An empty router: every path is 404.
+    pub fn new() -> Router {
+        Router::default()
+    }
+
+    /// Adds a handler for `method` on `pattern`.
+    ///
+    /// A pattern starts with `/`; a segment `{name}` matches one non-empty
+    /// segment, a last segment `{*name}` matches the rest of the path
+    /// (possibly empty). Patterns are written by the programmer, so a
+    /// malformed one panics here, at start-up.
+    pub fn route(mut self, method: Method, pattern: &str, handler: impl Handler) -> Router {
+        let segments = parse_pattern(pattern);
+        let handler: Arc<dyn Handler> = Arc::new(handler);
+        match self
+            .routes
+            .iter_mut()
+            .find(|r| same_pattern(&r.pattern, &segments))
+        {
+            Some(route) => route.methods.push((method, handler)),
+            None => self.routes.push(Route {
+                pattern: segments,
+                methods: vec![(method, handler)],
+            }),
+        }
+        self
+    }
+
+    /// Adds a GET handler (which serves HEAD too).
+    pub fn get(self, pattern: &str, handler: impl Handler) -> Router {
+        self.route(Method::Get, pattern, handler)
+    }
+
+    /// Adds a POST handler.
+    pub fn post(self, pattern: &str, handler: impl Handler) -> Router {
+        self.route(Method::Post, pattern, handler)
+    }
+
+    /// Adds a PUT handler.
+    pub fn put(self, pattern: &str, handler: impl Handler) -> Router {
+        self.route(Method::Put, pattern, handler)
+    }
+
+    /// Adds a DELETE handler.
+    pub fn delete(self, pattern: &str, handler: impl Handler) -> Router {
+        self.route(Method::Delete, pattern, handler)
+    }
+
+    /// Finds the handler for a method and a decoded path.
+    pub(crate) fn find(&self, method: &Method, path: &str) -> Found<'_> {
+        if !self.knows(method) {
+            return Found::NotImplemented;
+        }
+        let mut matched: Vec<&Route> = Vec::new();
+        for route in &self.routes {
+            let Some(params) = match_path(&route.pattern, path) else {
+                continue;
+            };
+            if let Some(handler) = pick(route, method) {
+                return Found::Handler(handler, params);
+            }
+            matched.push(route);
+        }
+        if matched.is_empty() {
+            return Found::NotFound;
+        }
+        let allow = allow_list(
+            matched
+                .iter()
+                .flat_map(|r| r.methods.iter().map(|(m, _)| m)),
+        );
+        if *method == Method::Options {
+            Found::Options(allow)
+        } else {
+            Found::MethodNotAllowed(allow)
+        }
+    }
+
+    /// The methods of every route, for `OPTIONS *`.
+    pub(crate) fn allow_all(&self) -> String {
+        allow_list(
+            self.routes
+                .iter()
+                .flat_map(|r| r.methods.iter().map(|(m, _)| m)),
+        )
+    }
+
+    /// True for the standard methods (a path that lacks one answers 405)
+    /// and for any other method some route serves; the rest are 501.
+    fn knows(&self, method: &Method) -> bool {
+        match method {
+            Method::Other(_) => self
+                .routes
+                .iter()
+                .any(|r| r.methods.iter().any(|(m, _)| m == method)),
+            _ => true,
+        }
+    }
+}
+
+fn pick<'a>(route: &'a Route, method: &Method) -> Option<&'a Arc<dyn Handler>> {
+    let exact = route.methods.iter().find(|(m, _)| m == method);
+    let head_as_get = || {
+        (*method == Method::Head)
+            .then(|| route.methods.iter().find(|(m, _)| *m == Method::Get))
+            .flatten()
+    };
+    exact.or_else(head_as_get).map(|(_, h)| h)
+}
+
+/// `GET, HEAD, POST, OPTIONS`: each method once, HEAD after GET, OPTIONS last.
+fn allow_list<'a>(methods: impl Iterator<Item = &'a Method>) -> String {
+    let mut list: Vec<&str> = Vec::new();
+    for m in methods {
+        let names: &[&str] = if *m == Method::Get {
+            &["GET", "HEAD"]
+        } else {
+            &[m.as_str()]
+        };
+        for name in names {
+            if !list.contains(name) && *name != "OPTIONS" {
+                list.push(name);
+            }
+        }
+    }
+    list.push("OPTIONS");
+    list.join(", ")
+}
+
+fn parse_pattern(pattern: &str) -> Vec<Segment> {
+    assert!(
+        pattern.starts_with('/'),
+        "route pattern {pattern:?} must start with '/'"
+    );
+    let raw: Vec<&str> = pattern.split('/').skip(1).collect();
+    let last = raw.len() - 1;
+    raw.iter()
+        .enumerate()
+        .map(
+            |(i, seg)| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) if name.starts_with('*') => {
+                    assert!(
+                        i == last,
+                        "{{*rest}} must be the last segment of {pattern:?}"
+                    );
+                    Segment::Rest(name[1..].into())
+                }
+                Some(name) => {
+                    assert!(!name.is_empty(), "empty parameter name in {pattern:?}");
+                    Segment::Param(name.into())
+                }
+                None => Segment::Literal((*seg).into()),
+            },
+        )
+        .collect()
+}
+
+fn same_pattern(a: &[Segment], b: &[Segment]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Segment::Literal(x), Segment::Literal(y)) => x == y,
+            (Segment::Param(x), Segment::Param(y)) | (Segment::Rest(x), Segment::Rest(y)) => x == y,
+            _ => false,
+        })
+}
+
+/// Matches a decoded path (which starts with `/`) against a pattern.
+fn match_path(pattern: &[Segment], path: &str) -> Option<Params> {
+    let mut params = Params::new();
+    let mut pos = 1; // after the leading '/'
+    let mut segments = path[1..].split('/');
+    for seg in pattern {
+        if let Segment::Rest(name) = seg {
+            if pos > path.len() {
+                return None;
+            }
+            params.push((name.clone(), (pos, path.len())));
+            return Some(params);
+        }
+        let actual = segments.next()?;
+        match seg {
+            Segment::Literal(lit) if **lit == *actual => {}
+            Segment::Param(name) if !actual.is_empty() => {
+                params.push((name.clone(), (pos, pos + actual.len())));
+            }
+            _ => return None,
+        }
+        pos += actual.len() + 1;
+    }
+    segments.next().is_none().then_some(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pattern: &str, path: &str) -> Option<Vec<String>> {
+        match_path(&parse_pattern(pattern), path).map(|ps| {
+            ps.iter()
+                .map(|(_, (s, e))| path[*s..*e].to_string())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn patterns_match() {
+        assert_eq!(params("/", "/"), Some(vec![]));
+        assert_eq!(params("/", "/x"), None);
+        assert_eq!(params("/echo/{t}", "/echo/abc"), Some(vec!["abc".into()]));
+        assert_eq!(params("/echo/{t}", "/echo/"), None);
+        assert_eq!(params("/echo/{t}", "/echo/a/b"), None);
+        assert_eq!(
+            params("/files/{*p}", "/files/a/b c"),
+            Some(vec!["a/b c".into()])
+        );
+        assert_eq!(params("/files/{*p}", "/files/"), Some(vec!["".into()]));
+        assert_eq!(params("/files/{*p}", "/files"), None);
+        assert_eq!(params("/user-agent", "/user-agent/"), None);
+    }
+
+    #[test]
+    fn finds_handlers_and_answers_the_rest() {
+        let r = Router::new()
+            .get("/a", |_req: Request| async { "a" })
+            .post("/a", |_req: Request| async { "a" })
+            .get("/b/{x}", |_req: Request| async { "b" });
+        assert!(matches!(r.find(&Method::Get, "/a"), Found::Handler(..)));
+        assert!(matches!(r.find(&Method::Head, "/b/1"), Found::Handler(..)));
+        assert!(matches!(r.find(&Method::Get, "/c"), Found::NotFound));
+        assert!(matches!(
+            r.find(&Method::Put, "/a"),
+            Found::MethodNotAllowed(_)
+        ));
+        assert!(matches!(r.find(&Method::Put, "/zzz"), Found::NotFound));
+        assert!(matches!(
+            r.find(&Method::from_token(b"BREW"), "/a"),
+            Found::NotImplemented
+        ));
+        match r.find(&Method::Post, "/b/1") {
+            Found::MethodNotAllowed(allow) => assert_eq!(allow, "GET, HEAD, OPTIONS"),
+            _ => panic!("expected 405"),
+        }
+        match r.find(&Method::Options, "/a") {
+            Found::Options(allow) => assert_eq!(allow, "GET, HEAD, POST, OPTIONS"),
+            _ => panic!("expected OPTIONS"),
+        }
+        assert_eq!(r.allow_all(), "GET, HEAD, POST, OPTIONS");
+    }
+}

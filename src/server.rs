@@ -1,0 +1,301 @@
+//! Listeners, worker threads, the connection cap and graceful shutdown.
+//!
+//! Each worker is a thread with its own current-thread runtime and its own
+//! `SO_REUSEPORT` listener, so workers share no lock and no accept queue.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::watch;
+use tokio::task::LocalSet;
+
+use crate::config::Config;
+use crate::conn::{self, Shared};
+use crate::router::Router;
+
+/// Pending connections the kernel may queue per listener.
+const BACKLOG: i32 = 4096;
+
+/// After an accept error such as running out of file descriptors, wait
+/// this long before accepting again instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// An HTTP/1.1 server: bound, not yet running.
+///
+/// ```no_run
+/// use barehttp::{Config, Router, Server};
+/// let router = Router::new().get("/", |_req| async { "hello\n" });
+/// let server = Server::bind(Config::default(), router)?;
+/// println!("listening on {}", server.local_addr());
+/// server.run()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Server {
+    listeners: Vec<TcpListener>,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    counter: Arc<AtomicUsize>,
+    shutdown_tx: Arc<watch::Sender<bool>>,
+}
+
+/// Asks a running server to stop: no new connections, in-flight requests
+/// finish (bounded by `shutdown_timeout`), then `run` returns.
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl ShutdownHandle {
+    /// Starts the graceful shutdown.
+    pub fn shutdown(&self) {
+        self.tx.send_replace(true);
+    }
+}
+
+/// A server running on background threads; see [`Server::spawn`].
+pub struct RunningServer {
+    addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle to stop it.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Stops it and waits until every worker has finished.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.handle.shutdown();
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("server thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+impl Server {
+    /// Binds `config.addr` with one listener per worker.
+    ///
+    /// A port already in use is an error, even one held by another process
+    /// with `SO_REUSEPORT`: the address is first bound without it.
+    pub fn bind(config: Config, router: Router) -> io::Result<Server> {
+        let probe = bind_listener(config.addr, false)?;
+        let addr = probe.local_addr()?;
+        drop(probe);
+        let listeners = (0..config.threads.max(1))
+            .map(|_| bind_listener(addr, true))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Server::with_listeners(listeners, addr, config, router))
+    }
+
+    /// Serves on a listener made elsewhere; every worker accepts from it.
+    pub fn from_listener(
+        listener: TcpListener,
+        config: Config,
+        router: Router,
+    ) -> io::Result<Server> {
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let listeners = (0..config.threads.max(1))
+            .map(|_| listener.try_clone())
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Server::with_listeners(listeners, addr, config, router))
+    }
+
+    fn with_listeners(
+        listeners: Vec<TcpListener>,
+        addr: SocketAddr,
+        config: Config,
+        router: Router,
+    ) -> Server {
+        let (tx, _) = watch::channel(false);
+        Server {
+            listeners,
+            local_addr: addr,
+            shared: Arc::new(Shared { config, router }),
+            counter: Arc::new(AtomicUsize::new(0)),
+            shutdown_tx: Arc::new(tx),
+        }
+    }
+
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops the server from anywhere.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            tx: self.shutdown_tx.clone(),
+        }
+    }
+
+    /// Runs until shut down, on one thread per listener.
+    pub fn run(self) -> io::Result<()> {
+        let Server {
+            listeners,
+            shared,
+            counter,
+            shutdown_tx,
+            ..
+        } = self;
+        let workers: Vec<JoinHandle<io::Result<()>>> = listeners
+            .into_iter()
+            .enumerate()
+            .map(|(i, listener)| {
+                let worker = Worker {
+                    shared: shared.clone(),
+                    counter: counter.clone(),
+                    shutdown: shutdown_tx.subscribe(),
+                };
+                std::thread::Builder::new()
+                    .name(format!("barehttp-{i}"))
+                    .spawn(move || worker.run(listener))
+            })
+            .collect::<io::Result<_>>()?;
+        let mut result = Ok(());
+        for worker in workers {
+            match worker.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(io::Error::other("worker thread panicked")),
+            }
+        }
+        result
+    }
+
+    /// Runs on background threads and returns at once.
+    pub fn spawn(self) -> io::Result<RunningServer> {
+        let addr = self.local_addr;
+        let handle = self.shutdown_handle();
+        let thread = std::thread::Builder::new()
+            .name("barehttp".into())
+            .spawn(move || self.run())?;
+        Ok(RunningServer {
+            addr,
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    counter: Arc<AtomicUsize>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Counts a connection against the cap for as long as it lives.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Worker {
+    fn run(self, listener: TcpListener) -> io::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let local = LocalSet::new();
+        local.block_on(&runtime, self.accept_loop(listener))
+    }
+
+    async fn accept_loop(mut self, listener: TcpListener) -> io::Result<()> {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let max = self.shared.config.max_connections;
+        let active = Arc::new(AtomicUsize::new(0));
+        loop {
+            if *self.shutdown.borrow() {
+                break;
+            }
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = self.shutdown.changed() => break,
+            };
+            let (stream, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    log::warn!("accept failed: {e}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            };
+            if self.counter.fetch_add(1, Ordering::AcqRel) >= max {
+                self.counter.fetch_sub(1, Ordering::AcqRel);
+                tokio::task::spawn_local(conn::refuse_busy(stream));
+                continue;
+            }
+            let slot = Slot(self.counter.clone());
+            let mine = Slot(active.clone());
+            active.fetch_add(1, Ordering::AcqRel);
+            let shared = self.shared.clone();
+            let shutdown = self.shutdown.clone();
+            tokio::task::spawn_local(async move {
+                conn::serve(stream, peer, shared, shutdown).await;
+                drop((slot, mine));
+            });
+        }
+        drop(listener);
+        let grace = tokio::time::Instant::now() + self.shared.config.shutdown_timeout;
+        while active.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < grace {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        crate::access_log::flush();
+        Ok(())
+    }
+}
+
+fn bind_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Raises the soft limit on open files toward the hard limit so that
+/// `wanted` connections fit; returns the soft limit now in force.
+pub fn raise_fd_limit(wanted: u64) -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let current = getrlimit(Resource::Nofile);
+    let soft = current.current.unwrap_or(u64::MAX);
+    let hard = current.maximum.unwrap_or(u64::MAX);
+    if soft >= wanted {
+        return soft;
+    }
+    let target = wanted.min(hard);
+    let new = Rlimit {
+        current: Some(target),
+        maximum: current.maximum,
+    };
+    match setrlimit(Resource::Nofile, new) {
+        Ok(()) => target,
+        Err(_) => soft,
+    }
+}
