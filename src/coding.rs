@@ -53,9 +53,7 @@ fn quality<'a>(params: impl Iterator<Item = &'a [u8]>) -> Option<u16> {
     let mut q = 1000;
     for param in params {
         let param = trim_ows(param);
-        let Some(eq) = param.iter().position(|&b| b == b'=') else {
-            return None;
-        };
+        let eq = param.iter().position(|&b| b == b'=')?;
         let (key, value) = (trim_ows(&param[..eq]), trim_ows(&param[eq + 1..]));
         if !key.eq_ignore_ascii_case(b"q") {
             continue;

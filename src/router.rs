@@ -48,7 +48,7 @@ struct Route {
 pub(crate) type Params = Vec<(Arc<str>, (usize, usize))>;
 
 /// What the router found for a request.
-pub(crate) enum Found<'a> {
+pub(crate) enum Dispatch<'a> {
     Handler(&'a Arc<dyn Handler>, Params),
     NotFound,
     MethodNotAllowed(String),
@@ -128,9 +128,9 @@ impl Router {
     }
 
     /// Finds the handler for a method and a decoded path.
-    pub(crate) fn find(&self, method: &Method, path: &str) -> Found<'_> {
+    pub(crate) fn find(&self, method: &Method, path: &str) -> Dispatch<'_> {
         if !self.knows(method) {
-            return Found::NotImplemented;
+            return Dispatch::NotImplemented;
         }
         let mut matched: Vec<&Route> = Vec::new();
         for route in &self.routes {
@@ -138,12 +138,12 @@ impl Router {
                 continue;
             };
             if let Some(handler) = pick(route, method) {
-                return Found::Handler(handler, params);
+                return Dispatch::Handler(handler, params);
             }
             matched.push(route);
         }
         if matched.is_empty() {
-            return Found::NotFound;
+            return Dispatch::NotFound;
         }
         let allow = allow_list(
             matched
@@ -151,9 +151,9 @@ impl Router {
                 .flat_map(|r| r.methods.iter().map(|(m, _)| m)),
         );
         if *method == Method::Options {
-            Found::Options(allow)
+            Dispatch::Options(allow)
         } else {
-            Found::MethodNotAllowed(allow)
+            Dispatch::MethodNotAllowed(allow)
         }
     }
 
@@ -305,24 +305,24 @@ mod tests {
             .get("/a", |_req: Request| async { "a" })
             .post("/a", |_req: Request| async { "a" })
             .get("/b/{x}", |_req: Request| async { "b" });
-        assert!(matches!(r.find(&Method::Get, "/a"), Found::Handler(..)));
-        assert!(matches!(r.find(&Method::Head, "/b/1"), Found::Handler(..)));
-        assert!(matches!(r.find(&Method::Get, "/c"), Found::NotFound));
+        assert!(matches!(r.find(&Method::Get, "/a"), Dispatch::Handler(..)));
+        assert!(matches!(r.find(&Method::Head, "/b/1"), Dispatch::Handler(..)));
+        assert!(matches!(r.find(&Method::Get, "/c"), Dispatch::NotFound));
         assert!(matches!(
             r.find(&Method::Put, "/a"),
-            Found::MethodNotAllowed(_)
+            Dispatch::MethodNotAllowed(_)
         ));
-        assert!(matches!(r.find(&Method::Put, "/zzz"), Found::NotFound));
+        assert!(matches!(r.find(&Method::Put, "/zzz"), Dispatch::NotFound));
         assert!(matches!(
             r.find(&Method::from_token(b"BREW"), "/a"),
-            Found::NotImplemented
+            Dispatch::NotImplemented
         ));
         match r.find(&Method::Post, "/b/1") {
-            Found::MethodNotAllowed(allow) => assert_eq!(allow, "GET, HEAD, OPTIONS"),
+            Dispatch::MethodNotAllowed(allow) => assert_eq!(allow, "GET, HEAD, OPTIONS"),
             _ => panic!("expected 405"),
         }
         match r.find(&Method::Options, "/a") {
-            Found::Options(allow) => assert_eq!(allow, "GET, HEAD, POST, OPTIONS"),
+            Dispatch::Options(allow) => assert_eq!(allow, "GET, HEAD, POST, OPTIONS"),
             _ => panic!("expected OPTIONS"),
         }
         assert_eq!(r.allow_all(), "GET, HEAD, POST, OPTIONS");

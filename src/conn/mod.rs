@@ -38,7 +38,7 @@ use crate::proto::parse::{HeadLimits, Status, oversized_head_error, parse_head};
 use crate::proto::target::{Form, check_host, decode_path, parse_target};
 use crate::request::{DecodedPath, Request};
 use crate::response::{IntoResponse, Payload, Response};
-use crate::router::{BoxFuture, Found, Router};
+use crate::router::{BoxFuture, Dispatch, Router};
 
 /// How long a closing connection keeps reading what the peer still sends.
 const LINGER: Duration = Duration::from_secs(2);
@@ -196,7 +196,7 @@ impl Connection {
         let started = Instant::now();
         let version = head.version;
         let is_head = head.method == Method::Head;
-        let mut keep_alive = wants_keep_alive(&head) && !*self.shutdown.borrow();
+        let mut keep_alive = wants_keep_alive(&head);
         let log_line = self
             .shared
             .config
@@ -219,7 +219,8 @@ impl Connection {
             }
         }
         let mut io = io.expect("reclaimed above");
-        let close = !keep_alive || response.wants_close();
+        // Checked only now: a shutdown may have begun while the handler ran.
+        let close = !keep_alive || response.wants_close() || *self.shutdown.borrow();
         let written = write_response(&mut io, &mut response, is_head, version, close).await;
         if let Some(line) = log_line {
             access_log::record(
@@ -287,7 +288,7 @@ impl Connection {
             return (Response::ok().header("Allow", router.allow_all()), false);
         }
         match router.find(req.method(), req.path()) {
-            Found::Handler(handler, params) => {
+            Dispatch::Handler(handler, params) => {
                 req.set_params(params);
                 match CatchUnwind(handler.call(req)).await {
                     Ok(response) => (response, false),
@@ -297,13 +298,13 @@ impl Connection {
                     }
                 }
             }
-            Found::NotFound => (Response::error(404, "not found"), false),
-            Found::MethodNotAllowed(allow) => (
+            Dispatch::NotFound => (Response::error(404, "not found"), false),
+            Dispatch::MethodNotAllowed(allow) => (
                 Response::error(405, "method not allowed on this path").header("Allow", allow),
                 false,
             ),
-            Found::Options(allow) => (Response::ok().header("Allow", allow), false),
-            Found::NotImplemented => (ProtoError::MethodNotImplemented.into_response(), false),
+            Dispatch::Options(allow) => (Response::ok().header("Allow", allow), false),
+            Dispatch::NotImplemented => (ProtoError::MethodNotImplemented.into_response(), false),
         }
     }
 

@@ -1,0 +1,212 @@
+//! The file routes never leave the root and never lose or half-write data.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn traversal_of_any_kind_stays_inside_the_root() {
+    let outside = Scratch::new("outside");
+    std::fs::write(outside.path().join("secret"), b"secret").unwrap();
+    let (server, dir) = start_with_root();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
+    let secret_name = outside.path().file_name().unwrap().to_str().unwrap().to_string();
+    let attempts = [
+        "/files/../../../../etc/passwd".to_string(),
+        "/files/%2e%2e/%2e%2e/%2e%2e/etc/passwd".to_string(),
+        "/files/..%2f..%2fetc%2fpasswd".to_string(),
+        "/files//etc/passwd".to_string(),
+        "/files/%2Fetc%2Fpasswd".to_string(),
+        format!("/files/../{secret_name}/secret"),
+        "/files/escape/secret".to_string(),
+        "/files/link".to_string(),
+    ];
+    for target in &attempts {
+        let request = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (replies, _) = exchange(server.local_addr(), request.as_bytes());
+        let reply = &replies[0];
+        assert!(
+            matches!(reply.status, 400 | 403 | 404),
+            "{target}: {} {}",
+            reply.status,
+            reply.text()
+        );
+        assert!(!reply.text().contains("root:") && !reply.text().contains("secret\n") && reply.body != b"secret");
+    }
+    for target in ["/files/escape/planted", "/files/../planted", "/files/%2e%2e/planted"] {
+        let request = format!("POST {target} HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nevil");
+        let (replies, _) = exchange(server.local_addr(), request.as_bytes());
+        assert!(matches!(replies[0].status, 400 | 403 | 404 | 409), "{target}: {}", replies[0].status);
+    }
+    assert_eq!(outside.names(), vec!["secret"], "nothing was written outside the root");
+    let parent = dir.path().parent().unwrap();
+    assert!(!parent.join("planted").exists());
+}
+
+#[test]
+fn symlinks_inside_the_root_work() {
+    let (server, dir) = start_with_root();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/real"), b"inside").unwrap();
+    std::os::unix::fs::symlink("sub/real", dir.path().join("alias")).unwrap();
+    let (reply, _) = one(server.local_addr(), b"GET /files/alias HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.body, b"inside");
+    let (reply, _) = one(server.local_addr(), b"GET /files/sub/real HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.body, b"inside");
+}
+
+#[test]
+fn an_interrupted_upload_leaves_no_file_and_keeps_the_old_one() {
+    let (server, dir) = start_with_root();
+    std::fs::write(dir.path().join("keep"), b"original").unwrap();
+    for name in ["keep", "fresh"] {
+        let mut s = connect(server.local_addr());
+        write!(s, "POST /files/{name} HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n").unwrap();
+        s.write_all(&[b'x'; 5000]).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        drop(s);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(std::fs::read(dir.path().join("keep")).unwrap(), b"original");
+    assert_eq!(dir.names(), vec!["keep"], "no partial or temporary file");
+}
+
+#[test]
+fn a_stalled_upload_is_dropped_and_cleaned() {
+    let mut cfg = config(None);
+    let dir = Scratch::new("stall");
+    cfg.root = Some(dir.path().to_path_buf());
+    cfg.body_timeout = Duration::from_millis(300);
+    let server = start(cfg.validate().unwrap());
+    let mut s = connect(server.local_addr());
+    s.write_all(b"POST /files/slow HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc").unwrap();
+    let (raw, closed) = read_all(&mut s);
+    assert!(closed);
+    assert_eq!(parse_replies(&raw, &[])[0].status, 408);
+    assert!(dir.names().is_empty(), "{:?}", dir.names());
+}
+
+#[test]
+fn an_oversized_upload_is_refused_and_leaves_nothing() {
+    let mut cfg = config(None);
+    let dir = Scratch::new("big");
+    cfg.root = Some(dir.path().to_path_buf());
+    cfg.max_body_bytes = 1000;
+    let server = start(cfg.validate().unwrap());
+    std::fs::write(dir.path().join("target"), b"old").unwrap();
+    let (reply, closed) = one(
+        server.local_addr(),
+        b"POST /files/target HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n",
+    );
+    assert_eq!((reply.status, closed), (413, true));
+    let mut chunked = b"POST /files/target HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        chunked.extend_from_slice(format!("200\r\n{}\r\n", "y".repeat(512)).as_bytes());
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let (replies, closed) = exchange(server.local_addr(), &chunked);
+    assert_eq!((replies[0].status, closed), (413, true));
+    assert_eq!(std::fs::read(dir.path().join("target")).unwrap(), b"old");
+    assert_eq!(dir.names(), vec!["target"]);
+}
+
+#[test]
+fn a_chunked_upload_lands_whole() {
+    let (server, dir) = start_with_root();
+    let (reply, _) = one(
+        server.local_addr(),
+        b"POST /files/c.bin HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3;e=1\r\nefg\r\n0\r\n\r\n",
+    );
+    assert_eq!(reply.status, 201);
+    assert_eq!(std::fs::read(dir.path().join("c.bin")).unwrap(), b"abcdefg");
+}
+
+#[test]
+fn concurrent_uploads_to_one_name_never_interleave() {
+    let (server, dir) = start_with_root();
+    let addr = server.local_addr();
+    let size = 256 * 1024;
+    let threads: Vec<_> = (0..6u8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut s = connect(addr);
+                write!(s, "POST /files/shared HTTP/1.1\r\nHost: a\r\nContent-Length: {size}\r\n\r\n").unwrap();
+                let body = vec![b'a' + i; size];
+                for piece in body.chunks(16 * 1024) {
+                    s.write_all(piece).unwrap();
+                }
+                let r = read_replies(&mut s, 1, &[]);
+                assert_eq!(r[0].status, 201);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let content = std::fs::read(dir.path().join("shared")).unwrap();
+    assert_eq!(content.len(), size);
+    assert!(content.iter().all(|&b| b == content[0]), "one upload, whole");
+    assert_eq!(dir.names(), vec!["shared"]);
+}
+
+#[test]
+fn a_missing_parent_directory_is_409() {
+    let (server, dir) = start_with_root();
+    let (reply, _) = one(
+        server.local_addr(),
+        b"POST /files/no/such/dir/f HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx",
+    );
+    assert_eq!(reply.status, 409);
+    assert!(dir.names().is_empty());
+}
+
+#[test]
+fn special_files_are_not_opened() {
+    let (server, dir) = start_with_root();
+    let fifo = dir.path().join("fifo");
+    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let (reply, _) = one(server.local_addr(), b"GET /files/fifo HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.status, 403, "a FIFO would block the worker");
+    let (reply, _) = one(server.local_addr(), b"GET /echo/alive HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.text(), "alive");
+}
+
+#[test]
+fn awkward_names_round_trip() {
+    let (server, dir) = start_with_root();
+    let names = ["with space", "per%cent", "hash#tag", "question?", "caf\u{e9}", ".hidden", "x".repeat(200).leak()];
+    for name in names {
+        let encoded: String = name
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let post = format!("POST /files/{encoded} HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\ndata");
+        assert_eq!(one(server.local_addr(), post.as_bytes()).0.status, 201, "{name}");
+        assert_eq!(std::fs::read(dir.path().join(name)).unwrap(), b"data", "{name}");
+        let get = format!("GET /files/{encoded} HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(one(server.local_addr(), get.as_bytes()).0.body, b"data", "{name}");
+    }
+}
+
+#[test]
+fn stale_temporary_files_are_cleaned_at_start() {
+    let dir = Scratch::new("stale");
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join(".barehttp-upload-1-2-3"), b"partial").unwrap();
+    std::fs::write(dir.path().join("sub/.barehttp-upload-9"), b"partial").unwrap();
+    std::fs::write(dir.path().join("real"), b"keep").unwrap();
+    assert_eq!(barehttp::files::clean_stale_uploads(dir.path()), 2);
+    assert_eq!(dir.names(), vec!["real", "sub"]);
+    assert!(std::fs::read_dir(dir.path().join("sub")).unwrap().next().is_none());
+}

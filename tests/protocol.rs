@@ -1,0 +1,305 @@
+//! RFC 9112/9110 behaviour over raw sockets: every row of the decision
+//! table, pipelining, any split of the bytes, bodies, Expect, HTTP/1.0.
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// (what, request bytes, status, must close)
+const REJECTS: &[(&str, &[u8], u16)] = &[
+    ("request line without version", b"GET /\r\nHost: a\r\n\r\n", 400),
+    ("two spaces in request line", b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("trailing space in request line", b"GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400),
+    ("method not a token", b"GE(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("lowercase version", b"GET / http/1.1\r\nHost: a\r\n\r\n", 400),
+    ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+    ("HTTP/0.9 version", b"GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505),
+    ("garbage version", b"GET / HTTP/1.1x\r\nHost: a\r\n\r\n", 400),
+    ("no Host in HTTP/1.1", b"GET / HTTP/1.1\r\n\r\n", 400),
+    ("two Host fields", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("Host with userinfo", b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400),
+    ("Host with space", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    ("space before colon", b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+    ("non-tchar in field name", b"GET / HTTP/1.1\r\nHost: a\r\nX(y): 1\r\n\r\n", 400),
+    ("field line without colon", b"GET / HTTP/1.1\r\nHost: a\r\nnocolon\r\n\r\n", 400),
+    ("obs-fold", b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400),
+    ("whitespace before first field", b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", 400),
+    ("bare CR in value", b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r2\r\n\r\n", 400),
+    ("NUL in value", b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\x002\r\n\r\n", 400),
+    ("bare LF line ends", b"GET / HTTP/1.1\nHost: a\n\n", 400),
+    ("bare LF after a field", b"GET / HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n", 400),
+    ("Content-Length not digits", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\nx", 400),
+    ("Content-Length negative", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+    ("differing Content-Lengths", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", 400),
+    ("Content-Length with Transfer-Encoding", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("chunked not last", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400),
+    ("unknown transfer coding", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+    ("Transfer-Encoding in HTTP/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    ("bad chunk size", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n", 400),
+    ("chunk size with 0x", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\nx\r\n0\r\n\r\n", 400),
+    ("chunk without CRLF", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy0\r\n\r\n", 400),
+    ("chunk size overflow", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\n", 400),
+    ("invalid percent escape", b"GET /echo/%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("raw byte >= 0x80 in target", b"GET /echo/\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("encoded NUL in path", b"GET /echo/a%00 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("fragment in target", b"GET /echo/a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("asterisk with GET", b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("CONNECT", b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501),
+    ("unsupported expectation", b"POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx", 417),
+];
+
+#[test]
+fn every_malformed_request_gets_its_status_and_a_close() {
+    let server = start(config(None));
+    for (what, request, status) in REJECTS {
+        let (replies, closed) = exchange(server.local_addr(), request);
+        assert_eq!(replies.len(), 1, "{what}: {replies:?}");
+        assert_eq!(replies[0].status, *status, "{what}: {}", replies[0].text());
+        assert_eq!(replies[0].header("connection"), Some("close"), "{what}");
+        assert!(!replies[0].body.is_empty(), "{what}: a reason is given");
+        assert!(closed, "{what}: connection closed");
+    }
+}
+
+#[test]
+fn bare_lf_reason_suggests_crlf() {
+    let server = start(config(None));
+    let (reply, _) = one(server.local_addr(), b"GET / HTTP/1.1\nHost: a\n\n");
+    assert!(reply.text().contains("CRLF"), "{}", reply.text());
+}
+
+#[test]
+fn a_smuggled_request_after_a_rejected_one_is_never_answered() {
+    let server = start(config(None));
+    let (replies, closed) = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].status, 400);
+    assert!(closed);
+}
+
+#[test]
+fn limits_answer_414_431_413() {
+    let mut cfg = config(None);
+    cfg.max_target_bytes = 100;
+    cfg.max_header_bytes = 1024;
+    cfg.max_headers = 10;
+    cfg.max_body_bytes = 10;
+    let server = start(cfg);
+    let addr = server.local_addr();
+    let long_target = format!("GET /echo/{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(200));
+    assert_eq!(exchange(addr, long_target.as_bytes()).0[0].status, 414);
+    let endless_line = format!("GET /echo/{}", "a".repeat(2000));
+    assert_eq!(exchange(addr, endless_line.as_bytes()).0[0].status, 414);
+    let big_head = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "b".repeat(2000));
+    assert_eq!(exchange(addr, big_head.as_bytes()).0[0].status, 431);
+    let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X: 1\r\n".repeat(11));
+    assert_eq!(exchange(addr, many.as_bytes()).0[0].status, 431);
+    let declared = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n01234567890";
+    let (replies, closed) = exchange(addr, declared);
+    assert_eq!((replies[0].status, closed), (413, true));
+    let chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n";
+    let (replies, closed) = exchange(addr, chunked);
+    assert_eq!((replies[0].status, closed), (413, true), "discovered while reading chunks");
+    let fits = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789";
+    assert_eq!(one(addr, fits).0.body, b"0123456789");
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order_in_one_read() {
+    let server = start(config(None));
+    let mut s = connect(server.local_addr());
+    let mut batch = Vec::new();
+    for i in 0..50 {
+        write!(batch, "GET /echo/{i} HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    }
+    batch.extend_from_slice(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /echo/last HTTP/1.1\r\nHost: a\r\n\r\n");
+    s.write_all(&batch).unwrap();
+    let replies = read_replies(&mut s, 52, &[]);
+    let texts: Vec<String> = replies.iter().map(Reply::text).collect();
+    let mut want: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+    want.push("hello".into());
+    want.push("last".into());
+    assert_eq!(texts, want);
+}
+
+#[test]
+fn any_split_of_the_bytes_gives_the_same_answers() {
+    let server = start(config(None));
+    let request: &[u8] = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\nGET /echo/two HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n";
+    // One byte at a time.
+    let mut s = connect(server.local_addr());
+    for b in request {
+        s.write_all(&[*b]).unwrap();
+    }
+    let replies = read_replies(&mut s, 2, &[]);
+    assert_eq!((replies[0].text(), replies[1].text()), ("abcde".into(), "two".into()));
+    // Every two-piece split.
+    for cut in (1..request.len()).step_by(7) {
+        let mut s = connect(server.local_addr());
+        s.write_all(&request[..cut]).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+        s.write_all(&request[cut..]).unwrap();
+        let replies = read_replies(&mut s, 2, &[]);
+        assert_eq!(replies[0].text(), "abcde", "cut at {cut}");
+        assert_eq!(replies[1].text(), "two", "cut at {cut}");
+    }
+}
+
+#[test]
+fn body_glued_to_head_and_next_request_glued_to_body() {
+    let server = start(config(None));
+    let (replies, _) = {
+        let mut s = connect(server.local_addr());
+        s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyzGET /echo/b HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        (read_replies(&mut s, 2, &[]), ())
+    };
+    assert_eq!(replies[0].text(), "xyz");
+    assert_eq!(replies[1].text(), "b");
+}
+
+#[test]
+fn expect_100_continue_is_answered_when_the_body_is_read() {
+    let server = start(config(None));
+    let mut s = connect(server.local_addr());
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n").unwrap();
+    let mut interim = [0u8; 25];
+    std::io::Read::read_exact(&mut s, &mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(b"data").unwrap();
+    let replies = read_replies(&mut s, 1, &[]);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].text(), "data");
+}
+
+#[test]
+fn a_refused_body_gets_no_100_continue_and_a_close() {
+    let mut cfg = config(None);
+    cfg.max_body_bytes = 10;
+    let server = start(cfg);
+    let (replies, closed) = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n",
+    );
+    assert_eq!(replies.iter().map(|r| r.status).collect::<Vec<_>>(), vec![413]);
+    assert!(closed);
+    // A route that answers without reading the body.
+    let (replies, closed) = exchange(
+        server.local_addr(),
+        b"POST /nowhere HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    );
+    assert_eq!(replies.iter().map(|r| r.status).collect::<Vec<_>>(), vec![404]);
+    assert_eq!(replies[0].header("connection"), Some("close"));
+    assert!(closed);
+}
+
+#[test]
+fn unread_bodies_are_drained_to_keep_the_connection() {
+    let server = start(config(None));
+    let mut s = connect(server.local_addr());
+    s.write_all(b"GET /echo/a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /echo/b HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let replies = read_replies(&mut s, 2, &[]);
+    assert_eq!((replies[0].text(), replies[1].text()), ("a".into(), "b".into()));
+}
+
+#[test]
+fn http_1_0_closes_unless_keep_alive_is_asked() {
+    let server = start(config(None));
+    let (reply, closed) = one(server.local_addr(), b"GET /echo/x HTTP/1.0\r\n\r\n");
+    assert_eq!(reply.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(reply.header("connection"), Some("close"));
+    assert!(closed);
+    let (reply, closed) = one(server.local_addr(), b"GET /echo/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(reply.header("connection"), Some("keep-alive"));
+    assert!(!closed);
+    let (reply, _) = one(server.local_addr(), b"GET /echo/x HTTP/1.2\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.status, 200, "HTTP/1.x is served as 1.1");
+}
+
+#[test]
+fn connection_close_is_a_token_not_a_substring() {
+    let server = start(config(None));
+    let (_, closed) = one(server.local_addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: x-close-not\r\n\r\n");
+    assert!(!closed);
+    let (_, closed) = one(server.local_addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, CLOSE\r\n\r\n");
+    assert!(closed);
+}
+
+#[test]
+fn leading_empty_lines_are_ignored() {
+    let server = start(config(None));
+    let (reply, _) = one(server.local_addr(), b"\r\n\r\nGET /echo/ok HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.text(), "ok");
+}
+
+#[test]
+fn target_forms() {
+    let server = start(config(None));
+    let addr = server.local_addr();
+    let (reply, _) = one(addr, b"GET http://example.com/echo/abs HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    assert_eq!(reply.text(), "abs");
+    let (reply, _) = one(addr, b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.status, 200);
+    assert!(reply.header("allow").unwrap().contains("GET"));
+    let (reply, _) = one(addr, b"OPTIONS /echo/x HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.header("allow"), Some("GET, HEAD, OPTIONS"));
+    let (reply, _) = one(addr, b"GET /echo/a/../b/./c?q=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.text(), "b/c", "dot-segments are removed, the query is not the path");
+}
+
+#[test]
+fn header_timeout_cannot_be_extended_by_a_slow_drip() {
+    let mut cfg = config(None);
+    cfg.header_timeout = Duration::from_millis(800);
+    let server = start(cfg);
+    let mut s = connect(server.local_addr());
+    let started = Instant::now();
+    let mut closed_early = false;
+    for b in b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if s.write_all(&[*b]).is_err() {
+            closed_early = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        if started.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    let (raw, closed) = read_all(&mut s);
+    assert!(closed || closed_early, "the server dropped the dripping client");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    if !raw.is_empty() {
+        assert_eq!(parse_replies(&raw, &[])[0].status, 408);
+    }
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed() {
+    let mut cfg = config(None);
+    cfg.keep_alive_timeout = Duration::from_millis(300);
+    let server = start(cfg);
+    let mut s = connect(server.local_addr());
+    s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    read_replies(&mut s, 1, &[]);
+    let started = Instant::now();
+    let (rest, closed) = read_all(&mut s);
+    assert!(rest.is_empty() && closed);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn responses_carry_date_and_exact_framing() {
+    let server = start(config(None));
+    let (reply, _) = one(server.local_addr(), b"GET /echo/abc HTTP/1.1\r\nHost: a\r\n\r\n");
+    let date = reply.header("date").unwrap();
+    assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
+    assert!(reply.header("transfer-encoding").is_none());
+    assert_eq!(reply.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("content-length")).count(), 1);
+}

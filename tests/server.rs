@@ -1,0 +1,187 @@
+//! The server as a whole: the connection cap, isolation of failures,
+//! graceful shutdown, and the binary's flags, exit codes and access log.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use barehttp::{Request, Response, Router, Server};
+use common::*;
+
+fn start_router(config: barehttp::Config, router: Router) -> barehttp::RunningServer {
+    Server::bind(config, router).unwrap().spawn().unwrap()
+}
+
+#[test]
+fn connections_over_the_cap_get_503_with_retry_after() {
+    let mut cfg = config(None);
+    cfg.max_connections = 3;
+    let server = start(cfg);
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = connect(server.local_addr());
+            s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+            read_replies(&mut s, 1, &[]);
+            s
+        })
+        .collect();
+    let (replies, closed) = exchange(server.local_addr(), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(replies[0].status, 503);
+    assert!(replies[0].header("retry-after").is_some());
+    assert!(closed);
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let (reply, _) = one(server.local_addr(), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.status, 200, "slots are given back");
+}
+
+#[test]
+fn a_panicking_handler_answers_500_and_nothing_else_notices() {
+    let router = Router::new()
+        .get("/boom", |_req: Request| async {
+            if true {
+                panic!("handler failure under test");
+            }
+            Response::ok()
+        })
+        .get("/fine", |_req: Request| async { "fine" });
+    let server = start_router(config(None), router);
+    let mut other = connect(server.local_addr());
+    other.write_all(b"GET /fine HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    assert_eq!(read_replies(&mut other, 1, &[])[0].text(), "fine");
+    let (reply, closed) = one(server.local_addr(), b"GET /boom HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!((reply.status, closed), (500, true));
+    other.write_all(b"GET /fine HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    assert_eq!(read_replies(&mut other, 1, &[])[0].text(), "fine", "the other connection lives on");
+}
+
+#[test]
+fn shutdown_lets_in_flight_requests_finish() {
+    let router = Router::new().get("/slow", |_req: Request| async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        "done"
+    });
+    let server = start_router(config(None), router);
+    let addr = server.local_addr();
+    let mut s = connect(addr);
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let stopper = std::thread::spawn(move || server.stop());
+    let replies = read_replies(&mut s, 1, &[]);
+    assert_eq!(replies[0].text(), "done");
+    assert_eq!(replies[0].header("connection"), Some("close"), "no keep-alive during shutdown");
+    stopper.join().unwrap().unwrap();
+    assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
+}
+
+#[test]
+fn library_routes_params_and_bodies() {
+    let router = Router::new()
+        .get("/users/{id}/files/{*path}", |req: Request| async move {
+            format!("{}:{}:{}", req.param("id").unwrap(), req.param("path").unwrap(), req.query().unwrap_or(""))
+        })
+        .post("/count", |mut req: Request| async move {
+            let mut n = 0;
+            while let Some(piece) = req.body_mut().chunk().await? {
+                n += piece.len();
+            }
+            Ok::<_, barehttp::ProtoError>(Response::text(n.to_string()).with_status(201))
+        });
+    let server = start_router(config(None), router);
+    let base = format!("http://{}", server.local_addr());
+    let mut r = client().get(format!("{base}/users/7/files/a/b%20c?x=1")).call().unwrap();
+    assert_eq!(r.body_mut().read_to_string().unwrap(), "7:a/b c:x=1");
+    let mut r = client().post(format!("{base}/count")).send(&vec![0u8; 100_000][..]).unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.body_mut().read_to_string().unwrap(), "100000");
+}
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_barehttp"))
+}
+
+#[test]
+fn usage_errors_exit_2_runtime_failures_exit_1() {
+    let out = binary().arg("--no-such-flag").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = binary().args(["--port", "notanumber"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = binary().args(["--header-timeout", "0", "-p", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = binary().args(["-p", "0", "--directory", "/definitely/not/here"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = binary().args(["-p", &port]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
+}
+
+/// Starts the binary on a free port and waits until it answers.
+fn spawn_binary(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, u16) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cmd = binary();
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if !env.iter().any(|(k, _)| *k == "BAREHTTP_PORT") {
+        cmd.args(["--port", &port.to_string()]);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let port = env
+        .iter()
+        .find(|(k, _)| *k == "BAREHTTP_PORT")
+        .map_or(port, |(_, v)| v.parse().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "binary did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, port)
+}
+
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap()
+}
+
+#[test]
+fn the_binary_logs_each_request_and_exits_0_on_sigterm() {
+    let dir = Scratch::new("bin");
+    std::fs::write(dir.path().join("f"), b"x").unwrap();
+    let (mut child, port) = spawn_binary(&["--directory", dir.path().to_str().unwrap()], &[]);
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let (reply, _) = one(addr, b"GET /files/f HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(reply.body, b"x");
+    let status = terminate(&mut child);
+    assert_eq!(status.code(), Some(0));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(line.trim_end().ends_with("\"GET /files/f HTTP/1.1\" 200 1"), "{line}");
+}
+
+#[test]
+fn flags_are_read_from_the_environment_and_quiet_silences_the_log() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let (mut child, port) = spawn_binary(&[], &[("BAREHTTP_PORT", &port), ("BAREHTTP_QUIET", "true")]);
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert_eq!(one(addr, b"GET /echo/env HTTP/1.1\r\nHost: a\r\n\r\n").0.text(), "env");
+    assert_eq!(terminate(&mut child).code(), Some(0));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.is_empty(), "quiet: {out}");
+}
