@@ -54,6 +54,17 @@ pub struct Cli {
     /// Largest body held in memory, as `POST /` does (413 past it).
     #[arg(long, env = "BAREHTTP_MAX_BUFFERED_BODY_BYTES", value_name = "N", default_value_t = 8 << 20)]
     pub max_buffered_body_bytes: usize,
+    /// Bytes of chunk extensions allowed on one chunk (400 past it).
+    #[arg(
+        long,
+        env = "BAREHTTP_MAX_CHUNK_EXTENSION_BYTES",
+        value_name = "N",
+        default_value_t = 1024
+    )]
+    pub max_chunk_extension_bytes: usize,
+    /// Bytes allowed in a chunked body's trailer section (431 past it).
+    #[arg(long, env = "BAREHTTP_MAX_TRAILER_BYTES", value_name = "N", default_value_t = 8 * 1024)]
+    pub max_trailer_bytes: usize,
     /// Seconds allowed for a whole request head (408 past it).
     #[arg(
         long,
@@ -114,6 +125,8 @@ impl Cli {
         config.max_target_bytes = self.max_target_bytes;
         config.max_body_bytes = self.max_body_bytes;
         config.max_buffered_body_bytes = self.max_buffered_body_bytes;
+        config.chunked.max_extension_bytes = self.max_chunk_extension_bytes;
+        config.chunked.max_trailer_bytes = self.max_trailer_bytes;
         config.header_timeout = seconds("header-timeout", self.header_timeout)?;
         config.keep_alive_timeout = seconds("keep-alive-timeout", self.keep_alive_timeout)?;
         config.body_timeout = seconds("body-timeout", self.body_timeout)?;

@@ -306,7 +306,10 @@ mod tests {
             .post("/a", |_req: Request| async { "a" })
             .get("/b/{x}", |_req: Request| async { "b" });
         assert!(matches!(r.find(&Method::Get, "/a"), Dispatch::Handler(..)));
-        assert!(matches!(r.find(&Method::Head, "/b/1"), Dispatch::Handler(..)));
+        assert!(matches!(
+            r.find(&Method::Head, "/b/1"),
+            Dispatch::Handler(..)
+        ));
         assert!(matches!(r.find(&Method::Get, "/c"), Dispatch::NotFound));
         assert!(matches!(
             r.find(&Method::Put, "/a"),

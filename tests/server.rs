@@ -50,12 +50,23 @@ fn a_panicking_handler_answers_500_and_nothing_else_notices() {
         .get("/fine", |_req: Request| async { "fine" });
     let server = start_router(config(None), router);
     let mut other = connect(server.local_addr());
-    other.write_all(b"GET /fine HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    other
+        .write_all(b"GET /fine HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
     assert_eq!(read_replies(&mut other, 1, &[])[0].text(), "fine");
-    let (reply, closed) = one(server.local_addr(), b"GET /boom HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (reply, closed) = one(
+        server.local_addr(),
+        b"GET /boom HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
     assert_eq!((reply.status, closed), (500, true));
-    other.write_all(b"GET /fine HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-    assert_eq!(read_replies(&mut other, 1, &[])[0].text(), "fine", "the other connection lives on");
+    other
+        .write_all(b"GET /fine HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        read_replies(&mut other, 1, &[])[0].text(),
+        "fine",
+        "the other connection lives on"
+    );
 }
 
 #[test]
@@ -67,12 +78,17 @@ fn shutdown_lets_in_flight_requests_finish() {
     let server = start_router(config(None), router);
     let addr = server.local_addr();
     let mut s = connect(addr);
-    s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     let stopper = std::thread::spawn(move || server.stop());
     let replies = read_replies(&mut s, 1, &[]);
     assert_eq!(replies[0].text(), "done");
-    assert_eq!(replies[0].header("connection"), Some("close"), "no keep-alive during shutdown");
+    assert_eq!(
+        replies[0].header("connection"),
+        Some("close"),
+        "no keep-alive during shutdown"
+    );
     stopper.join().unwrap().unwrap();
     assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
 }
@@ -81,7 +97,12 @@ fn shutdown_lets_in_flight_requests_finish() {
 fn library_routes_params_and_bodies() {
     let router = Router::new()
         .get("/users/{id}/files/{*path}", |req: Request| async move {
-            format!("{}:{}:{}", req.param("id").unwrap(), req.param("path").unwrap(), req.query().unwrap_or(""))
+            format!(
+                "{}:{}:{}",
+                req.param("id").unwrap(),
+                req.param("path").unwrap(),
+                req.query().unwrap_or("")
+            )
         })
         .post("/count", |mut req: Request| async move {
             let mut n = 0;
@@ -92,9 +113,15 @@ fn library_routes_params_and_bodies() {
         });
     let server = start_router(config(None), router);
     let base = format!("http://{}", server.local_addr());
-    let mut r = client().get(format!("{base}/users/7/files/a/b%20c?x=1")).call().unwrap();
+    let mut r = client()
+        .get(format!("{base}/users/7/files/a/b%20c?x=1"))
+        .call()
+        .unwrap();
     assert_eq!(r.body_mut().read_to_string().unwrap(), "7:a/b c:x=1");
-    let mut r = client().post(format!("{base}/count")).send(&vec![0u8; 100_000][..]).unwrap();
+    let mut r = client()
+        .post(format!("{base}/count"))
+        .send(&vec![0u8; 100_000][..])
+        .unwrap();
     assert_eq!(r.status(), 201);
     assert_eq!(r.body_mut().read_to_string().unwrap(), "100000");
 }
@@ -109,9 +136,15 @@ fn usage_errors_exit_2_runtime_failures_exit_1() {
     assert_eq!(out.status.code(), Some(2));
     let out = binary().args(["--port", "notanumber"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = binary().args(["--header-timeout", "0", "-p", "0"]).output().unwrap();
+    let out = binary()
+        .args(["--header-timeout", "0", "-p", "0"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = binary().args(["-p", "0", "--directory", "/definitely/not/here"]).output().unwrap();
+    let out = binary()
+        .args(["-p", "0", "--directory", "/definitely/not/here"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
@@ -151,7 +184,10 @@ fn spawn_binary(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, u1
 }
 
 fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     child.wait().unwrap()
 }
 
@@ -166,9 +202,14 @@ fn the_binary_logs_each_request_and_exits_0_on_sigterm() {
     let status = terminate(&mut child);
     assert_eq!(status.code(), Some(0));
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
-    assert!(line.trim_end().ends_with("\"GET /files/f HTTP/1.1\" 200 1"), "{line}");
+    assert!(
+        line.trim_end().ends_with("\"GET /files/f HTTP/1.1\" 200 1"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -177,11 +218,104 @@ fn flags_are_read_from_the_environment_and_quiet_silences_the_log() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port().to_string()
     };
-    let (mut child, port) = spawn_binary(&[], &[("BAREHTTP_PORT", &port), ("BAREHTTP_QUIET", "true")]);
+    let (mut child, port) =
+        spawn_binary(&[], &[("BAREHTTP_PORT", &port), ("BAREHTTP_QUIET", "true")]);
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    assert_eq!(one(addr, b"GET /echo/env HTTP/1.1\r\nHost: a\r\n\r\n").0.text(), "env");
+    assert_eq!(
+        one(addr, b"GET /echo/env HTTP/1.1\r\nHost: a\r\n\r\n")
+            .0
+            .text(),
+        "env"
+    );
     assert_eq!(terminate(&mut child).code(), Some(0));
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert!(out.is_empty(), "quiet: {out}");
+}
+
+#[test]
+fn a_client_that_never_reads_is_cut_off() {
+    let dir = Scratch::new("slowreader");
+    let big = std::fs::File::create(dir.path().join("big")).unwrap();
+    big.set_len(256 << 20).unwrap();
+    let mut cfg = config(Some(dir.path()));
+    cfg.write_timeout = Duration::from_millis(500);
+    let server = start(cfg);
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&server.local_addr().into()).unwrap();
+    let mut s: TcpStream = socket.into();
+    s.write_all(b"GET /files/big HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let (received, closed) = read_all(&mut s);
+    assert!(closed, "the stalled client was dropped");
+    assert!(
+        received.len() < 64 << 20,
+        "only what fit in the buffers arrived: {}",
+        received.len()
+    );
+    let (reply, _) = one(
+        server.local_addr(),
+        b"GET /echo/still-here HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(reply.text(), "still-here");
+}
+
+/// Reads VmRSS of a process in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn ten_thousand_idle_connections_are_held_while_others_are_served() {
+    const IDLE: usize = 10_000;
+    let limit = barehttp::raise_fd_limit(IDLE as u64 + 500);
+    if limit < IDLE as u64 + 200 {
+        eprintln!("skipped: the open-file hard limit here is {limit}");
+        return;
+    }
+    let (mut child, port) = spawn_binary(
+        &["--quiet", "--threads", "2", "--max-connections", "12000"],
+        &[],
+    );
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let before = rss_kib(child.id());
+    let mut held = Vec::with_capacity(IDLE);
+    for _ in 0..IDLE {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        held.push(s);
+    }
+    for s in &mut held {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(read_replies(s, 1, &[])[0].status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(800)); // idle buffers are released
+    let after = rss_kib(child.id());
+    for i in 0..100 {
+        let reply = ask(
+            addr,
+            format!("GET /echo/{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(reply.text(), i.to_string());
+    }
+    for s in held.iter_mut().step_by(97) {
+        s.write_all(b"GET /echo/alive HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        assert_eq!(
+            read_replies(s, 1, &[])[0].text(),
+            "alive",
+            "idle connections still work"
+        );
+    }
+    eprintln!(
+        "{IDLE} idle connections: RSS {before} KiB -> {after} KiB ({:.2} KiB each)",
+        (after.saturating_sub(before)) as f64 / IDLE as f64
+    );
+    drop(held);
+    terminate(&mut child);
 }

@@ -11,8 +11,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 
-/// How much spare room the read buffer gets before each read.
+/// The read buffer's first size: a typical request head fits many times.
+const FIRST_READ: usize = 4 * 1024;
+
+/// How much spare room the read buffer gets when it runs low, for bodies
+/// and large heads.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// The write buffer's first size: a response head and a small body.
+const FIRST_WRITE: usize = 1024;
+
+/// An idle connection keeps its buffers this long before releasing them.
+const IDLE_RELEASE: Duration = Duration::from_millis(500);
 
 /// Bodies at most this long are copied behind their head so that both leave
 /// in one write; longer ones are written straight from their own buffer.
@@ -38,9 +48,16 @@ impl Io {
     pub fn new(stream: TcpStream, write_timeout: Duration) -> Io {
         Io {
             stream,
-            rbuf: BytesMut::with_capacity(READ_CHUNK),
-            wbuf: BytesMut::with_capacity(READ_CHUNK),
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
             write_timeout,
+        }
+    }
+
+    /// Makes room for a response head in the write buffer.
+    pub fn prepare_write(&mut self) {
+        if self.wbuf.capacity() == 0 {
+            self.wbuf.reserve(FIRST_WRITE);
         }
     }
 
@@ -48,7 +65,9 @@ impl Io {
     /// `Ok(0)` means the peer closed its side.
     pub async fn read_more(&mut self, deadline: Instant) -> io::Result<usize> {
         self.flush().await?;
-        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+        if self.rbuf.capacity() == 0 {
+            self.rbuf.reserve(FIRST_READ);
+        } else if self.rbuf.capacity() - self.rbuf.len() < FIRST_READ / 4 {
             self.rbuf.reserve(READ_CHUNK);
         }
         timeout_at(deadline, self.stream.read_buf(&mut self.rbuf))
@@ -121,14 +140,26 @@ impl Io {
         }
     }
 
-    /// Releases buffer memory while the connection sits idle.
-    pub fn shrink_idle(&mut self) {
-        if self.rbuf.is_empty() && self.rbuf.capacity() > READ_CHUNK {
-            self.rbuf = BytesMut::new();
+    /// Waits for the next request on an idle connection. The buffers are
+    /// kept for a short while, so a busy client never pays for them again,
+    /// then released, so an idle connection costs only its socket and task.
+    pub async fn wait_idle(&mut self, deadline: Instant) -> io::Result<usize> {
+        let release_at = (Instant::now() + IDLE_RELEASE).min(deadline);
+        if timeout_at(release_at, self.stream.readable())
+            .await
+            .is_err()
+        {
+            if self.rbuf.is_empty() {
+                self.rbuf = BytesMut::new();
+            }
+            if self.wbuf.is_empty() {
+                self.wbuf = BytesMut::new();
+            }
+            timeout_at(deadline, self.stream.readable())
+                .await
+                .map_err(|_| timed_out())??;
         }
-        if self.wbuf.is_empty() && self.wbuf.capacity() > READ_CHUNK {
-            self.wbuf = BytesMut::new();
-        }
+        self.read_more(deadline).await
     }
 }
 

@@ -163,9 +163,8 @@ impl Connection {
                         return Ok(None);
                     }
                     access_log::flush();
-                    io.shrink_idle();
                     tokio::select! {
-                        r = io.read_more(idle_deadline) => r,
+                        r = io.wait_idle(idle_deadline) => r,
                         _ = self.shutdown.changed() => return Ok(None),
                     }
                 }
@@ -349,6 +348,7 @@ async fn write_response(
     } else {
         ConnectionField::Omit
     };
+    io.prepare_write();
     write_head(
         &mut io.wbuf,
         response.status(),

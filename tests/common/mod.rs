@@ -122,15 +122,21 @@ pub fn read_all(stream: &mut TcpStream) -> (Vec<u8>, bool) {
 pub fn parse_replies(mut raw: &[u8], heads: &[bool]) -> Vec<Reply> {
     let mut replies = Vec::new();
     while !raw.is_empty() {
-        let end = find(raw, b"\r\n\r\n").unwrap_or_else(|| panic!("incomplete head: {:?}", String::from_utf8_lossy(raw)));
+        let end = find(raw, b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("incomplete head: {:?}", String::from_utf8_lossy(raw)));
         let head = std::str::from_utf8(&raw[..end]).expect("head is UTF-8");
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap().to_string();
-        assert!(status_line.starts_with("HTTP/1.1 "), "status line {status_line:?}");
+        assert!(
+            status_line.starts_with("HTTP/1.1 "),
+            "status line {status_line:?}"
+        );
         let status: u16 = status_line[9..12].parse().unwrap();
         let headers: Vec<(String, String)> = lines
             .map(|l| {
-                let (n, v) = l.split_once(':').unwrap_or_else(|| panic!("field line {l:?}"));
+                let (n, v) = l
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("field line {l:?}"));
                 (n.to_string(), v.trim().to_string())
             })
             .collect();
@@ -145,8 +151,13 @@ pub fn parse_replies(mut raw: &[u8], heads: &[bool]) -> Vec<Reply> {
             replies.push(reply);
             continue;
         }
-        let is_head = heads.get(replies.iter().filter(|r| r.status >= 200).count()).copied().unwrap_or(false);
-        let len = reply.header("content-length").map(|v| v.parse::<usize>().unwrap());
+        let is_head = heads
+            .get(replies.iter().filter(|r| r.status >= 200).count())
+            .copied()
+            .unwrap_or(false);
+        let len = reply
+            .header("content-length")
+            .map(|v| v.parse::<usize>().unwrap());
         if is_head || status == 204 || status == 304 {
         } else if reply.header("transfer-encoding").is_some() {
             raw = dechunk(raw, &mut reply.body);
@@ -192,12 +203,19 @@ pub fn exchange(addr: SocketAddr, request: &[u8]) -> (Vec<Reply>, bool) {
     let mut buf = [0u8; 65536];
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let quiet = if complete(&raw, &[]) && !raw.is_empty() { 300 } else { 1500 };
-        s.set_read_timeout(Some(Duration::from_millis(quiet))).unwrap();
+        let quiet = if complete(&raw, &[]) && !raw.is_empty() {
+            300
+        } else {
+            1500
+        };
+        s.set_read_timeout(Some(Duration::from_millis(quiet)))
+            .unwrap();
         match s.read(&mut buf) {
             Ok(0) => return (parse_replies(&raw, &[]), true),
             Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (parse_replies(&raw, &[]), true),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (parse_replies(&raw, &[]), true);
+            }
             Err(_) => return (parse_replies(&raw, &[]), false),
         }
         if Instant::now() > deadline {
@@ -220,11 +238,15 @@ pub fn one(addr: SocketAddr, request: &[u8]) -> (Reply, bool) {
 /// True when the server closes the connection (nothing more arrives and
 /// EOF follows) within a short wait.
 pub fn closes(s: &mut TcpStream) -> bool {
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let mut buf = [0u8; 1024];
     match s.read(&mut buf) {
         Ok(0) => true,
-        Ok(n) => panic!("unexpected bytes after the reply: {:?}", String::from_utf8_lossy(&buf[..n])),
+        Ok(n) => panic!(
+            "unexpected bytes after the reply: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
         Err(_) => false,
     }
@@ -241,9 +263,17 @@ pub fn read_replies(stream: &mut TcpStream, n: usize, heads: &[bool]) -> Vec<Rep
                 return replies;
             }
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {n} replies; got {:?}", String::from_utf8_lossy(&raw));
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {n} replies; got {:?}",
+            String::from_utf8_lossy(&raw)
+        );
         let got = stream.read(&mut buf).expect("read");
-        assert!(got > 0, "server closed after {:?}", String::from_utf8_lossy(&raw));
+        assert!(
+            got > 0,
+            "server closed after {:?}",
+            String::from_utf8_lossy(&raw)
+        );
         raw.extend_from_slice(&buf[..got]);
     }
 }
@@ -260,7 +290,9 @@ fn try_parse(raw: &[u8], heads: &[bool]) -> Option<Vec<Reply>> {
 fn complete(mut raw: &[u8], heads: &[bool]) -> bool {
     let mut finals = 0;
     while !raw.is_empty() {
-        let Some(end) = find(raw, b"\r\n\r\n") else { return false };
+        let Some(end) = find(raw, b"\r\n\r\n") else {
+            return false;
+        };
         let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
         raw = &raw[end + 4..];
         let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -278,8 +310,13 @@ fn complete(mut raw: &[u8], heads: &[bool]) -> bool {
         };
         if field("transfer-encoding:").is_some() {
             loop {
-                let Some(eol) = find(raw, b"\r\n") else { return false };
-                let Ok(size) = usize::from_str_radix(&String::from_utf8_lossy(&raw[..eol]), 16) else { return false };
+                let Some(eol) = find(raw, b"\r\n") else {
+                    return false;
+                };
+                let Ok(size) = usize::from_str_radix(&String::from_utf8_lossy(&raw[..eol]), 16)
+                else {
+                    return false;
+                };
                 if size == 0 {
                     if raw.len() < eol + 4 {
                         return false;
@@ -311,4 +348,14 @@ pub fn client() -> ureq::Agent {
         .http_status_as_error(false)
         .build()
         .into()
+}
+
+/// Sends `request` on a new connection and returns the one reply, without
+/// waiting to see whether the connection closes.
+pub fn ask(addr: SocketAddr, request: &[u8]) -> Reply {
+    let mut s = connect(addr);
+    s.write_all(request).unwrap();
+    read_replies(&mut s, 1, &[request.starts_with(b"HEAD ")])
+        .pop()
+        .unwrap()
 }
