@@ -7,15 +7,19 @@
 //! | `POST /` | 200, the request body echoed |
 //! | `GET /echo/{text}` | 200 `text/plain`, the text (gzip when accepted) |
 //! | `GET /user-agent` | 200 `text/plain`, the `User-Agent` value |
-//! | `GET /files/{path}` | the file, `application/octet-stream` |
-//! | `POST /files/{path}` | the body stored there, 201 |
+//! | `GET /files/{path}` | the file (ranges, validators, codings), or a directory listing |
+//! | `POST`/`PUT /files/{path}` | the body stored there: 201 (PUT: 204 when replaced) |
+//! | `DELETE /files/{path}` | 204 |
+//!
+//! The fixed routes are registered first, so they keep priority when the
+//! files are mounted at `/`.
 
 use std::io;
 use std::sync::Arc;
 
 use crate::coding::compressed;
 use crate::config::Config;
-use crate::files::FileRoot;
+use crate::files::{FileOptions, FileRoot, FileService};
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::Router;
@@ -29,19 +33,56 @@ pub fn router(config: &Config) -> io::Result<Router> {
         .get("/echo/{*text}", compressed(echo))
         .get("/user-agent", user_agent);
     if let Some(root) = &config.root {
-        let files = Arc::new(FileRoot::open(root)?);
-        let (get_root, post_root) = (files.clone(), files);
-        router = router
-            .get("/files/{*path}", move |req: Request| {
-                let files = get_root.clone();
-                async move { get_file(&files, &req) }
-            })
-            .post("/files/{*path}", move |req: Request| {
-                let files = post_root.clone();
-                async move { post_file(&files, req).await }
-            });
+        let options = FileOptions {
+            listing: config.listing,
+            mkdir: config.mkdir,
+            cache_bytes: config.compress_cache_bytes / config.threads.max(1),
+        };
+        let files = Arc::new(FileService::new(FileRoot::open(root)?, options));
+        router = mount_files(router, &config.files_at, files, config.read_only);
     }
     Ok(router)
+}
+
+/// Adds the file routes under `mount` (`""` for the root).
+fn mount_files(
+    mut router: Router,
+    mount: &str,
+    files: Arc<FileService>,
+    read_only: bool,
+) -> Router {
+    let pattern = format!("{mount}/{{*path}}");
+    if !mount.is_empty() {
+        let to = format!("{mount}/");
+        router = router.get(mount, move |_req: Request| {
+            let to = to.clone();
+            async move {
+                Response::error(301, "moved to the directory's own URL").header("Location", to)
+            }
+        });
+    }
+    let get = files.clone();
+    router = router.get(&pattern, move |req: Request| {
+        let files = get.clone();
+        async move { files.get(&req).await }
+    });
+    if read_only {
+        return router;
+    }
+    let (post, put, delete) = (files.clone(), files.clone(), files);
+    router
+        .post(&pattern, move |req: Request| {
+            let files = post.clone();
+            async move { files.store(req).await }
+        })
+        .put(&pattern, move |req: Request| {
+            let files = put.clone();
+            async move { files.store(req).await }
+        })
+        .delete(&pattern, move |req: Request| {
+            let files = delete.clone();
+            async move { files.delete(&req) }
+        })
 }
 
 async fn echo(req: Request) -> Response {
@@ -71,22 +112,5 @@ async fn user_agent(req: Request) -> Response {
         (Some(ua), None) => Response::bytes("text/plain", bytes::Bytes::copy_from_slice(ua)),
         (Some(_), Some(_)) => Response::error(400, "more than one User-Agent field"),
         (None, _) => Response::error(400, "the request has no User-Agent field"),
-    }
-}
-
-fn get_file(files: &FileRoot, req: &Request) -> Response {
-    match files.open_file(req.param("path").unwrap_or_default()) {
-        Ok((file, len)) => Response::file("application/octet-stream", file, len),
-        Err(e) => e.into(),
-    }
-}
-
-async fn post_file(files: &FileRoot, mut req: Request) -> Response {
-    let rel = req.param("path").unwrap_or_default().to_owned();
-    let location = req.target().split('?').next().unwrap_or("/").to_owned();
-    let mut body = req.take_body();
-    match files.upload(&rel, &mut body).await {
-        Ok(_) => Response::new(201).header("Location", location),
-        Err(e) => e.into(),
     }
 }

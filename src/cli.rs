@@ -23,6 +23,27 @@ pub struct Cli {
     /// Directory served and written by /files/ (without it /files/ is 404).
     #[arg(short, long, env = "BAREHTTP_DIRECTORY", value_name = "DIR")]
     pub directory: Option<PathBuf>,
+    /// Where the file tree is mounted (`/` serves a static site at the root;
+    /// the fixed routes keep priority).
+    #[arg(
+        long,
+        env = "BAREHTTP_FILES_AT",
+        value_name = "PREFIX",
+        default_value = "/files"
+    )]
+    pub files_at: String,
+    /// Answer 404 for directories without index.html instead of listing them.
+    #[arg(long, env = "BAREHTTP_NO_LISTING")]
+    pub no_listing: bool,
+    /// Create missing parent directories on upload (else 409).
+    #[arg(long, env = "BAREHTTP_MKDIR")]
+    pub mkdir: bool,
+    /// Refuse every upload and delete with 405.
+    #[arg(long, env = "BAREHTTP_READ_ONLY")]
+    pub read_only: bool,
+    /// Bytes of compressed file representations kept in memory.
+    #[arg(long, env = "BAREHTTP_COMPRESS_CACHE_BYTES", value_name = "N", default_value_t = 64 << 20)]
+    pub compress_cache_bytes: usize,
     /// Worker threads [default: number of cores].
     #[arg(long, env = "BAREHTTP_THREADS", value_name = "N")]
     pub threads: Option<usize>,
@@ -116,6 +137,11 @@ impl Cli {
         let mut config = Config::default();
         config.addr = addr;
         config.root = self.directory;
+        config.files_at = self.files_at;
+        config.listing = !self.no_listing;
+        config.mkdir = self.mkdir;
+        config.read_only = self.read_only;
+        config.compress_cache_bytes = self.compress_cache_bytes;
         if let Some(threads) = self.threads {
             config.threads = threads;
         }

@@ -13,37 +13,132 @@ use crate::response::{Payload, Response};
 use crate::router::{BoxFuture, Handler};
 
 /// A content coding this server can apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Coding {
     /// No coding.
     Identity,
     /// gzip (RFC 1952).
     Gzip,
+    /// Brotli (RFC 7932).
+    Brotli,
+    /// Zstandard (RFC 8878); only with the `zstd` cargo feature.
+    Zstd,
 }
 
-/// Picks a coding from every `Accept-Encoding` value of a request.
-///
-/// `gzip` (or its alias `x-gzip`) with a q-value above 0 selects gzip; `*`
-/// does too when gzip is not named. `gzip;q=0` is a refusal. Unknown codings
-/// and elements with a malformed q-value are ignored.
-pub fn negotiate<'a>(values: impl Iterator<Item = &'a [u8]>) -> Coding {
-    let mut gzip = None;
+impl Coding {
+    /// The token used in `Accept-Encoding` and `Content-Encoding`.
+    pub fn token(self) -> &'static str {
+        match self {
+            Coding::Identity => "identity",
+            Coding::Gzip => "gzip",
+            Coding::Brotli => "br",
+            Coding::Zstd => "zstd",
+        }
+    }
+
+    /// The extension of a precompressed sibling file (`x.js.gz`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Coding::Identity => "",
+            Coding::Gzip => ".gz",
+            Coding::Brotli => ".br",
+            Coding::Zstd => ".zst",
+        }
+    }
+
+    /// The codings this build can produce, best first: the order used to
+    /// break ties between equal q-values.
+    pub fn available() -> &'static [Coding] {
+        if cfg!(feature = "zstd") {
+            &[Coding::Brotli, Coding::Zstd, Coding::Gzip]
+        } else {
+            &[Coding::Brotli, Coding::Gzip]
+        }
+    }
+}
+
+/// What `Accept-Encoding` allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Send with this coding (possibly identity).
+    Use(Coding),
+    /// The client refused identity and every coding offered (406).
+    NotAcceptable,
+}
+
+/// Picks a coding among `offered` from every `Accept-Encoding` value of a
+/// request (RFC 9110 §12.5.3): the highest q-value wins, ties go to the
+/// earlier entry of `offered`, then to identity. A coding named with q=0 is
+/// refused; `*` covers codings not named; `identity` is acceptable unless
+/// refused by `identity;q=0` or `*;q=0`. No field at all means identity.
+/// Unknown codings and malformed q-values are ignored.
+pub fn choose<'a>(values: impl Iterator<Item = &'a [u8]>, offered: &[Coding]) -> Choice {
+    let mut named: Vec<(Coding, u16)> = Vec::new();
     let mut star = None;
+    let mut identity = None;
+    let mut present = false;
     for value in values {
+        present = true;
         for item in list_items(value) {
             let mut parts = item.split(|&b| b == b';');
             let name = trim_ows(parts.next().unwrap_or_default());
             let Some(q) = quality(parts) else { continue };
-            if name.eq_ignore_ascii_case(b"gzip") || name.eq_ignore_ascii_case(b"x-gzip") {
-                gzip = Some(gzip.map_or(q, |g: u16| g.max(q)));
-            } else if name == b"*" {
-                star = Some(q);
+            let coding = match name {
+                n if n.eq_ignore_ascii_case(b"gzip") || n.eq_ignore_ascii_case(b"x-gzip") => {
+                    Coding::Gzip
+                }
+                n if n.eq_ignore_ascii_case(b"br") => Coding::Brotli,
+                n if n.eq_ignore_ascii_case(b"zstd") => Coding::Zstd,
+                n if n.eq_ignore_ascii_case(b"identity") => {
+                    identity = Some(q);
+                    continue;
+                }
+                b"*" => {
+                    star = Some(q);
+                    continue;
+                }
+                _ => continue,
+            };
+            match named.iter_mut().find(|(c, _)| *c == coding) {
+                Some((_, best)) => *best = (*best).max(q),
+                None => named.push((coding, q)),
             }
         }
     }
-    match gzip.or(star) {
-        Some(q) if q > 0 => Coding::Gzip,
-        _ => Coding::Identity,
+    if !present {
+        return Choice::Use(Coding::Identity);
+    }
+    let q_of = |c: Coding| {
+        named
+            .iter()
+            .find(|(n, _)| *n == c)
+            .map(|(_, q)| *q)
+            .or(star)
+            .unwrap_or(0)
+    };
+    let best = offered
+        .iter()
+        .map(|&c| (c, q_of(c)))
+        .filter(|&(_, q)| q > 0)
+        .fold(None, |best: Option<(Coding, u16)>, (c, q)| match best {
+            Some((_, bq)) if bq >= q => best,
+            _ => Some((c, q)),
+        });
+    let identity_q = identity.or(star.filter(|&q| q == 0)).unwrap_or(1);
+    match best {
+        Some((c, q)) if q >= identity_q => Choice::Use(c),
+        _ if identity_q > 0 => Choice::Use(Coding::Identity),
+        Some((c, _)) => Choice::Use(c),
+        None => Choice::NotAcceptable,
+    }
+}
+
+/// gzip or identity for a request, as `/echo` offers.
+pub fn negotiate<'a>(values: impl Iterator<Item = &'a [u8]>) -> Coding {
+    match choose(values, &[Coding::Gzip]) {
+        Choice::Use(c) => c,
+        Choice::NotAcceptable => Coding::Identity,
     }
 }
 
@@ -82,12 +177,36 @@ fn parse_qvalue(v: &[u8]) -> Option<u16> {
     }
 }
 
-/// gzip-compresses `data`.
+/// gzip-compresses `data` at level 6.
 pub fn gzip(data: &[u8]) -> Bytes {
     let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 2 + 32), Compression::new(6));
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(data);
     encoder.finish().unwrap_or_default().into()
+}
+
+/// Compresses `data` with `coding`. Levels are chosen for representations
+/// that are compressed once and then served from the cache many times:
+/// gzip 6, Brotli quality 5, zstd 3.
+pub fn compress(coding: Coding, data: &[u8]) -> Bytes {
+    match coding {
+        Coding::Identity => Bytes::copy_from_slice(data),
+        Coding::Gzip => gzip(data),
+        Coding::Brotli => {
+            let mut out = Vec::with_capacity(data.len() / 3 + 32);
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 5,
+                lgwin: 22,
+                ..Default::default()
+            };
+            let _ = brotli::BrotliCompress(&mut &data[..], &mut out, &params);
+            out.into()
+        }
+        #[cfg(feature = "zstd")]
+        Coding::Zstd => zstd::bulk::compress(data, 3).unwrap_or_default().into(),
+        #[cfg(not(feature = "zstd"))]
+        Coding::Zstd => Bytes::copy_from_slice(data),
+    }
 }
 
 /// Applies `coding` to an in-memory response body and adds `Vary`.
@@ -139,6 +258,51 @@ mod tests {
         assert_eq!(pick(&["gzip;q=2"]), Coding::Identity);
         assert_eq!(pick(&["gzip;q=1.5"]), Coding::Identity);
         assert_eq!(pick(&["gzip;q"]), Coding::Identity);
+    }
+
+    fn choose_among(values: &[&str]) -> Choice {
+        choose(
+            values.iter().map(|v| v.as_bytes()),
+            &[Coding::Brotli, Coding::Gzip],
+        )
+    }
+
+    #[test]
+    fn choice_among_several_codings() {
+        use Choice::*;
+        assert_eq!(choose_among(&[]), Use(Coding::Identity));
+        assert_eq!(
+            choose_among(&["gzip, br"]),
+            Use(Coding::Brotli),
+            "ties go to the server's order"
+        );
+        assert_eq!(choose_among(&["gzip;q=1, br;q=0.5"]), Use(Coding::Gzip));
+        assert_eq!(choose_among(&["br;q=0, *"]), Use(Coding::Gzip));
+        assert_eq!(choose_among(&["identity"]), Use(Coding::Identity));
+        assert_eq!(
+            choose_among(&["gzip;q=0.5, identity"]),
+            Use(Coding::Identity)
+        );
+        assert_eq!(choose_among(&["identity;q=0"]), NotAcceptable);
+        assert_eq!(choose_among(&["*;q=0"]), NotAcceptable);
+        assert_eq!(
+            choose_among(&["identity;q=0, gzip;q=0.1"]),
+            Use(Coding::Gzip)
+        );
+        assert_eq!(choose_among(&["deflate"]), Use(Coding::Identity));
+    }
+
+    #[test]
+    fn codings_round_trip() {
+        use std::io::Read;
+        let text = b"the quick brown fox jumps over the lazy dog ".repeat(50);
+        let br = compress(Coding::Brotli, &text);
+        assert!(br.len() < text.len() / 4);
+        let mut out = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, text);
     }
 
     #[test]

@@ -48,6 +48,17 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Print one access log line per request on stdout.
     pub access_log: bool,
+    /// Where the file tree is mounted: `/files` by default, `/` to serve a
+    /// static site at the root (the fixed routes keep priority).
+    pub files_at: String,
+    /// Show listings of directories without `index.html`.
+    pub listing: bool,
+    /// Create missing parent directories on upload.
+    pub mkdir: bool,
+    /// Refuse every write (POST, PUT, DELETE under the files) with 405.
+    pub read_only: bool,
+    /// Bytes of compressed file representations cached per worker.
+    pub compress_cache_bytes: usize,
 }
 
 impl Default for Config {
@@ -73,6 +84,11 @@ impl Default for Config {
             write_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             access_log: false,
+            files_at: "/files".to_string(),
+            listing: true,
+            mkdir: false,
+            read_only: false,
+            compress_cache_bytes: 64 << 20,
         }
     }
 }
@@ -115,6 +131,14 @@ impl Config {
                 return Err(ConfigError(format!("--{name} must be more than 0")));
             }
         }
+        let mount = self.files_at.trim_end_matches('/');
+        if !self.files_at.starts_with('/') || mount.contains(['{', '}', '?', '#']) {
+            return Err(ConfigError(format!(
+                "--files-at {:?} must be a path starting with '/'",
+                self.files_at
+            )));
+        }
+        self.files_at = mount.to_string();
         if let Some(root) = &self.root {
             let canonical = root
                 .canonicalize()

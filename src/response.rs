@@ -26,6 +26,16 @@ pub enum Payload {
         /// How many bytes to send.
         len: u64,
     },
+    /// Several ranges of one file, each after its own framing bytes, then
+    /// a closing part: a `multipart/byteranges` body.
+    Ranges {
+        /// The open file.
+        file: File,
+        /// For each part: the bytes before it, its offset and its length.
+        parts: Vec<(Bytes, u64, u64)>,
+        /// The bytes after the last part.
+        closing: Bytes,
+    },
 }
 
 impl Payload {
@@ -35,6 +45,13 @@ impl Payload {
             Payload::Empty => 0,
             Payload::Bytes(b) => b.len() as u64,
             Payload::File { len, .. } => *len,
+            Payload::Ranges { parts, closing, .. } => {
+                parts
+                    .iter()
+                    .map(|(head, _, len)| head.len() as u64 + len)
+                    .sum::<u64>()
+                    + closing.len() as u64
+            }
         }
     }
 

@@ -127,12 +127,13 @@ impl Router {
         self.route(Method::Delete, pattern, handler)
     }
 
-    /// Finds the handler for a method and a decoded path.
+    /// Finds the handler for a method and a decoded path. The first route
+    /// (in the order added) whose pattern matches decides: its handler for
+    /// the method, else 405 with its methods.
     pub(crate) fn find(&self, method: &Method, path: &str) -> Dispatch<'_> {
         if !self.knows(method) {
             return Dispatch::NotImplemented;
         }
-        let mut matched: Vec<&Route> = Vec::new();
         for route in &self.routes {
             let Some(params) = match_path(&route.pattern, path) else {
                 continue;
@@ -140,21 +141,14 @@ impl Router {
             if let Some(handler) = pick(route, method) {
                 return Dispatch::Handler(handler, params);
             }
-            matched.push(route);
+            let allow = allow_list(route.methods.iter().map(|(m, _)| m));
+            return if *method == Method::Options {
+                Dispatch::Options(allow)
+            } else {
+                Dispatch::MethodNotAllowed(allow)
+            };
         }
-        if matched.is_empty() {
-            return Dispatch::NotFound;
-        }
-        let allow = allow_list(
-            matched
-                .iter()
-                .flat_map(|r| r.methods.iter().map(|(m, _)| m)),
-        );
-        if *method == Method::Options {
-            Dispatch::Options(allow)
-        } else {
-            Dispatch::MethodNotAllowed(allow)
-        }
+        Dispatch::NotFound
     }
 
     /// The methods of every route, for `OPTIONS *`.

@@ -372,6 +372,11 @@ async fn write_response(
         }
         Payload::Bytes(b) => io.write_all(&b).await,
         Payload::File { file, offset, len } => io.send_file(&file, offset, len).await,
+        Payload::Ranges {
+            file,
+            parts,
+            closing,
+        } => send_ranges(io, &file, &parts, &closing).await,
     };
     let result = match result {
         Ok(()) if closes || io.wbuf.len() > BATCH_LIMIT || io.rbuf.is_empty() => io.flush().await,
@@ -382,6 +387,21 @@ async fn write_response(
         closes,
         failed: result.is_err(),
     }
+}
+
+/// The parts of a `multipart/byteranges` body, each straight from the file.
+async fn send_ranges(
+    io: &mut Io,
+    file: &std::fs::File,
+    parts: &[(bytes::Bytes, u64, u64)],
+    closing: &[u8],
+) -> std::io::Result<()> {
+    for (head, offset, len) in parts {
+        io.wbuf.extend_from_slice(head);
+        io.send_file(file, *offset, *len).await?;
+    }
+    io.wbuf.extend_from_slice(closing);
+    Ok(())
 }
 
 /// HTTP/1.1 keeps the connection unless told `close`; HTTP/1.0 closes

@@ -8,6 +8,15 @@
 //! `fsync`ed and renamed over the target only when complete; a dropped,
 //! failed or oversized upload removes its temporary file.
 
+mod cache;
+pub mod conditional;
+pub mod listing;
+pub mod mime;
+pub mod range;
+mod serve;
+
+pub use serve::{FileOptions, FileService};
+
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
@@ -45,6 +54,8 @@ pub enum FileError {
     Conflict(&'static str),
     /// The disk is full (507).
     NoSpace,
+    /// A precondition (`If-Match`, `If-None-Match: *`) does not hold (412).
+    PreconditionFailed,
     /// The body broke while being received.
     Body(ProtoError),
     /// Anything else (500).
@@ -58,6 +69,7 @@ impl From<FileError> for Response {
             FileError::Forbidden => Response::error(403, "forbidden"),
             FileError::Conflict(why) => Response::error(409, why),
             FileError::NoSpace => Response::error(507, "not enough space to store the file"),
+            FileError::PreconditionFailed => Response::error(412, "precondition failed"),
             FileError::Body(e) => Response::error(e.status(), e.reason()),
             FileError::Io(e) => {
                 log::error!("file i/o: {e}");
@@ -83,6 +95,7 @@ fn map_errno(e: rustix::io::Errno) -> FileError {
         }
         Errno::NOSPC | Errno::DQUOT => FileError::NoSpace,
         Errno::ISDIR => FileError::Conflict("a directory has that name"),
+        Errno::EXIST => FileError::PreconditionFailed,
         other => FileError::Io(other.into()),
     }
 }
@@ -139,12 +152,19 @@ impl FileRoot {
         .map_err(map_errno)
     }
 
+    /// Opens whatever `rel` names for reading, with its metadata. Opening
+    /// never blocks: FIFOs are opened non-blocking and refused by the caller.
+    pub fn open_any(&self, rel: &str) -> Result<(OwnedFd, rustix::fs::Stat), FileError> {
+        let fd = self.open_beneath(rel, OFlags::RDONLY | OFlags::NONBLOCK)?;
+        let stat = rustix::fs::fstat(&fd).map_err(map_errno)?;
+        Ok((fd, stat))
+    }
+
     /// Opens a regular file for reading; returns it with its length.
     /// FIFOs, devices and sockets are refused: opening them could block
     /// the worker or read something that is not a file.
     pub fn open_file(&self, rel: &str) -> Result<(File, u64), FileError> {
-        let fd = self.open_beneath(rel, OFlags::RDONLY | OFlags::NONBLOCK)?;
-        let stat = rustix::fs::fstat(&fd).map_err(map_errno)?;
+        let (fd, stat) = self.open_any(rel)?;
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => Ok((File::from(fd), stat.st_size as u64)),
             FileType::Directory => Err(FileError::NotFound),
@@ -152,22 +172,80 @@ impl FileRoot {
         }
     }
 
-    /// Streams `body` into `rel`: a temporary file beside it, `fsync`ed,
-    /// then renamed into place. Returns true when the file is new.
-    pub async fn upload(&self, rel: &str, body: &mut Body) -> Result<bool, FileError> {
-        let parts = components(rel)?;
+    /// The validators of the regular file at `rel`, `None` if there is none.
+    pub fn validators(&self, rel: &str) -> Option<conditional::Validators> {
+        let (_, stat) = self.open_any(rel).ok()?;
+        (FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile)
+            .then(|| validators_of(&stat))
+    }
+
+    /// Opens the parent directory of `rel` for writing entries, creating
+    /// missing directories when `mkdir` is set; returns it with the name.
+    fn parent_of<'a>(
+        &self,
+        parts: &[&'a str],
+        mkdir: bool,
+    ) -> Result<(OwnedFd, &'a str), FileError> {
         let Some((name, parents)) = parts.split_last() else {
             return Err(FileError::Conflict("a file name is needed"));
         };
         if name.starts_with(TEMP_PREFIX) {
             return Err(FileError::Forbidden);
         }
-        let dir = self
-            .open_beneath(&parents.join("/"), OFlags::RDONLY | OFlags::DIRECTORY)
-            .map_err(|e| match e {
-                FileError::NotFound => FileError::Conflict("the parent directory does not exist"),
-                other => other,
-            })?;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+        let missing = |e| match e {
+            FileError::NotFound => {
+                FileError::Conflict("the parent directory does not exist (see --mkdir)")
+            }
+            other => other,
+        };
+        if !mkdir {
+            return Ok((
+                self.open_beneath(&parents.join("/"), flags)
+                    .map_err(missing)?,
+                name,
+            ));
+        }
+        let mut dir = self.open_beneath("", flags)?;
+        for i in 0..parents.len() {
+            let path = parents[..=i].join("/");
+            dir = match self.open_beneath(&path, flags) {
+                Ok(fd) => fd,
+                Err(FileError::NotFound) => {
+                    match rustix::fs::mkdirat(&dir, parents[i], Mode::from_raw_mode(0o755)) {
+                        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                        Err(e) => return Err(map_errno(e)),
+                    }
+                    self.open_beneath(&path, flags).map_err(missing)?
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok((dir, name))
+    }
+
+    /// Removes the file at `rel`. Directories are refused (409).
+    pub fn delete(&self, rel: &str) -> Result<(), FileError> {
+        let parts = components(rel)?;
+        let (dir, name) = self.parent_of(&parts, false).map_err(|e| match e {
+            FileError::Conflict(_) => FileError::NotFound,
+            other => other,
+        })?;
+        rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(map_errno)?;
+        let _ = rustix::fs::fsync(&dir);
+        Ok(())
+    }
+
+    /// Streams `body` into `rel`: a temporary file beside it, `fsync`ed,
+    /// then renamed into place. Returns true when the file is new.
+    pub async fn upload(
+        &self,
+        rel: &str,
+        body: &mut Body,
+        options: UploadOptions,
+    ) -> Result<bool, FileError> {
+        let parts = components(rel)?;
+        let (dir, name) = self.parent_of(&parts, options.mkdir)?;
         let temp = TempFile::create(dir)?;
         let mut file =
             tokio::fs::File::from_std(File::from(temp.fd.try_clone().map_err(FileError::Io)?));
@@ -177,8 +255,31 @@ impl FileRoot {
         file.flush().await.map_err(io_to_file_error)?;
         file.sync_all().await.map_err(io_to_file_error)?;
         drop(file);
-        temp.persist(name)
+        temp.persist(name, options.create_only)
     }
+}
+
+/// How an upload may land.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UploadOptions {
+    /// Create missing parent directories.
+    pub mkdir: bool,
+    /// Only create, never replace (`If-None-Match: *`); checked atomically
+    /// by the rename itself.
+    pub create_only: bool,
+}
+
+/// The validators of a file from its metadata.
+// The stat field types differ between architectures; the casts are not
+// redundant everywhere.
+#[allow(clippy::unnecessary_cast)]
+pub fn validators_of(stat: &rustix::fs::Stat) -> conditional::Validators {
+    conditional::Validators::new(
+        stat.st_ino as u64,
+        stat.st_size as u64,
+        stat.st_mtime as i64,
+        stat.st_mtime_nsec as u32,
+    )
 }
 
 fn io_to_file_error(e: io::Error) -> FileError {
@@ -218,10 +319,16 @@ impl TempFile {
         })
     }
 
-    /// Renames the finished file over `target`; true when it did not exist.
-    fn persist(mut self, target: &str) -> Result<bool, FileError> {
+    /// Renames the finished file over `target` (never over an existing
+    /// one when `create_only`); true when it did not exist.
+    fn persist(mut self, target: &str, create_only: bool) -> Result<bool, FileError> {
         let existed = rustix::fs::statat(&self.dir, target, AtFlags::SYMLINK_NOFOLLOW).is_ok();
-        rustix::fs::renameat(&self.dir, self.name.as_str(), &self.dir, target)
+        let flags = if create_only {
+            rustix::fs::RenameFlags::NOREPLACE
+        } else {
+            rustix::fs::RenameFlags::empty()
+        };
+        rustix::fs::renameat_with(&self.dir, self.name.as_str(), &self.dir, target, flags)
             .map_err(map_errno)?;
         self.armed = false;
         // Make the rename itself durable.

@@ -1,0 +1,423 @@
+//! The file routes as stages in a line: resolve → (directory: redirect,
+//! index or listing) → choose the representation → preconditions → range →
+//! respond. Uploads and deletes check their preconditions, then act.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+
+use bytes::Bytes;
+use rustix::fs::FileType;
+
+use super::conditional::{self, Conditions, Outcome, Validators};
+use super::listing::{self, Order};
+use super::range::{self, Ranges};
+use super::{FileError, FileRoot, TEMP_PREFIX, UploadOptions, cache, mime, validators_of};
+use crate::coding::{self, Choice, Coding};
+use crate::proto::head::Method;
+use crate::proto::token::{list_items, trim_ows};
+use crate::request::Request;
+use crate::response::{Payload, Response};
+
+/// Files smaller than this are sent as they are: compression would gain
+/// too little to pay for itself.
+pub const COMPRESS_MIN_BYTES: u64 = 1024;
+
+/// Files larger than this are compressed only from a precompressed sibling,
+/// never on the fly (that would hold the whole file in memory).
+pub const COMPRESS_MAX_BYTES: u64 = 16 << 20;
+
+/// How the file routes behave.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FileOptions {
+    /// Show a listing for directories without `index.html`.
+    pub listing: bool,
+    /// Create missing parent directories on upload.
+    pub mkdir: bool,
+    /// Bytes of compressed representations cached per worker thread.
+    pub cache_bytes: usize,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            listing: true,
+            mkdir: false,
+            cache_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Serves and stores files under a root.
+#[derive(Debug)]
+pub struct FileService {
+    root: FileRoot,
+    options: FileOptions,
+}
+
+fn conditions(req: &Request) -> Conditions<'_> {
+    let first = |name| req.header_values(name).next();
+    Conditions {
+        if_match: first("if-match"),
+        if_none_match: first("if-none-match"),
+        if_modified_since: first("if-modified-since"),
+        if_unmodified_since: first("if-unmodified-since"),
+    }
+}
+
+/// The path parameter of a file route: the path below the mount.
+fn rel_path(req: &Request) -> &str {
+    req.param("path").unwrap_or_default()
+}
+
+fn is_temp(rel: &str) -> bool {
+    rel.split('/').any(|c| c.starts_with(TEMP_PREFIX))
+}
+
+/// What will be sent for a GET: the coding and where its bytes come from.
+enum Source {
+    Identity,
+    Sibling(File, u64, Validators),
+    Compressed,
+}
+
+impl FileService {
+    /// A service over `root`.
+    pub fn new(root: FileRoot, options: FileOptions) -> FileService {
+        FileService { root, options }
+    }
+
+    /// GET and HEAD.
+    pub async fn get(&self, req: &Request) -> Response {
+        let rel = rel_path(req);
+        if is_temp(rel) {
+            return FileError::NotFound.into();
+        }
+        let (fd, stat) = match self.root.open_any(rel) {
+            Ok(opened) => opened,
+            Err(e) => return e.into(),
+        };
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => self.file(req, rel, File::from(fd), &stat).await,
+            FileType::Directory => self.directory(req, rel, fd).await,
+            _ => FileError::Forbidden.into(),
+        }
+    }
+
+    async fn file(
+        &self,
+        req: &Request,
+        rel: &str,
+        file: File,
+        stat: &rustix::fs::Stat,
+    ) -> Response {
+        let len = stat.st_size as u64;
+        let validators = validators_of(stat);
+        let content_type = mime::content_type(rel);
+        let compressible = mime::compressible(&content_type) && len >= COMPRESS_MIN_BYTES;
+        let range = (*req.method() == Method::Get)
+            .then(|| req.header_values("range").next())
+            .flatten();
+
+        // Choose the representation. A range request is served from the
+        // identity representation, to which the ranges refer.
+        let mut coding = Coding::Identity;
+        if compressible && range.is_none() {
+            match coding::choose(req.header_values("accept-encoding"), Coding::available()) {
+                Choice::Use(c) => coding = c,
+                Choice::NotAcceptable => {
+                    return Response::error(406, "no acceptable content coding")
+                        .header("Vary", "Accept-Encoding");
+                }
+            }
+        }
+        let source = match coding {
+            Coding::Identity => Source::Identity,
+            c => match self.sibling(rel, c, &validators) {
+                Some((f, n, v)) => Source::Sibling(f, n, v),
+                None if len <= COMPRESS_MAX_BYTES => Source::Compressed,
+                None => {
+                    coding = Coding::Identity;
+                    Source::Identity
+                }
+            },
+        };
+        let token = (coding != Coding::Identity).then(|| coding.token());
+        let etag = match &source {
+            Source::Sibling(_, _, v) => v.etag(token),
+            _ => validators.etag(token),
+        };
+        let mut base = Response::ok()
+            .header("ETag", etag.clone())
+            .header("Last-Modified", validators.last_modified())
+            .header("Accept-Ranges", "bytes");
+        if compressible {
+            base = base.header("Vary", "Accept-Encoding");
+        }
+
+        match conditional::evaluate(&conditions(req), Some((&validators, &etag)), true) {
+            Outcome::NotModified => return base.with_status(304),
+            Outcome::Failed => return precondition_failed(base),
+            Outcome::Proceed => {}
+        }
+        if let Some(value) = range {
+            let applies = req
+                .header_values("if-range")
+                .next()
+                .is_none_or(|v| conditional::if_range_holds(v, &validators, &etag));
+            if applies {
+                match range::parse(value, len) {
+                    Ranges::Whole => {}
+                    Ranges::Unsatisfiable => {
+                        return Response::error(416, "range not satisfiable")
+                            .header("Content-Range", format!("bytes */{len}"))
+                            .header("Accept-Ranges", "bytes");
+                    }
+                    Ranges::Parts(parts) => return partial(base, file, &content_type, &parts, len),
+                }
+            }
+        }
+        let base = base.header("Content-Type", content_type);
+        match source {
+            Source::Identity => base.with_payload(Payload::File {
+                file,
+                offset: 0,
+                len,
+            }),
+            Source::Sibling(sibling, n, _) => base
+                .header("Content-Encoding", coding.token())
+                .with_payload(Payload::File {
+                    file: sibling,
+                    offset: 0,
+                    len: n,
+                }),
+            Source::Compressed => match self.compressed(file, &validators, coding).await {
+                Ok(bytes) => base
+                    .header("Content-Encoding", coding.token())
+                    .with_payload(Payload::Bytes(bytes)),
+                Err(e) => FileError::Io(e).into(),
+            },
+        }
+    }
+
+    /// A precompressed sibling (`x.js.br` beside `x.js`) that is a regular
+    /// file not older than the original.
+    fn sibling(
+        &self,
+        rel: &str,
+        coding: Coding,
+        original: &Validators,
+    ) -> Option<(File, u64, Validators)> {
+        let (fd, stat) = self
+            .root
+            .open_any(&format!("{rel}{}", coding.extension()))
+            .ok()?;
+        let validators = validators_of(&stat);
+        let fresh = FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
+            && validators.modified >= original.modified;
+        fresh.then(|| (File::from(fd), stat.st_size as u64, validators))
+    }
+
+    /// The file compressed with `coding`, from this worker's cache or
+    /// compressed now (off the event loop) and cached.
+    async fn compressed(
+        &self,
+        file: File,
+        validators: &Validators,
+        coding: Coding,
+    ) -> std::io::Result<Bytes> {
+        if let Some(hit) = cache::get(&validators.tag, coding) {
+            return Ok(hit);
+        }
+        let packed = tokio::task::spawn_blocking(move || -> std::io::Result<Bytes> {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut &file, &mut data)?;
+            Ok(coding::compress(coding, &data))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        cache::put(
+            &validators.tag,
+            coding,
+            packed.clone(),
+            self.options.cache_bytes,
+        );
+        Ok(packed)
+    }
+
+    async fn directory(&self, req: &Request, rel: &str, fd: OwnedFd) -> Response {
+        if !req.path().ends_with('/') {
+            let mut location: String = req
+                .path()
+                .split('/')
+                .map(listing::encode_segment)
+                .collect::<Vec<_>>()
+                .join("/");
+            location.push('/');
+            if let Some(q) = req.query() {
+                location.push('?');
+                location.push_str(q);
+            }
+            return Response::error(301, "moved to the directory's own URL")
+                .header("Location", location);
+        }
+        let index = format!(
+            "{}index.html",
+            if rel.is_empty() || rel.ends_with('/') {
+                rel.to_string()
+            } else {
+                format!("{rel}/")
+            }
+        );
+        if let Ok((index_fd, stat)) = self.root.open_any(&index) {
+            if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile {
+                return Box::pin(self.file(req, &index, File::from(index_fd), &stat)).await;
+            }
+        }
+        if !self.options.listing {
+            return FileError::NotFound.into();
+        }
+        let mut entries = match listing::read_entries(fd) {
+            Ok(entries) => entries,
+            Err(e) => return FileError::Io(e).into(),
+        };
+        Order::from_query(req.query()).sort(&mut entries);
+        if wants_json(req) {
+            Response::bytes("application/json", listing::json(&entries))
+        } else {
+            Response::bytes(
+                "text/html; charset=utf-8",
+                listing::html(req.path(), &entries),
+            )
+        }
+        .header("Vary", "Accept")
+    }
+
+    /// POST (always 201, as the exercise expects) and PUT (201 created,
+    /// 204 replaced), both with `Location`.
+    pub async fn store(&self, mut req: Request) -> Response {
+        let rel = rel_path(&req).to_string();
+        if rel.is_empty() || rel.ends_with('/') {
+            return FileError::Conflict("a file name is needed").into();
+        }
+        if is_temp(&rel) {
+            return FileError::Forbidden.into();
+        }
+        let current = self.root.validators(&rel);
+        let etag = current.as_ref().map(|v| v.etag(None));
+        let holds = conditional::evaluate(
+            &conditions(&req),
+            current.as_ref().zip(etag.as_deref()),
+            false,
+        );
+        if holds != Outcome::Proceed {
+            return precondition_failed(Response::ok());
+        }
+        let create_only = req
+            .header_values("if-none-match")
+            .any(|v| trim_ows(v) == b"*");
+        let location = req.target().split('?').next().unwrap_or("/").to_string();
+        let post = *req.method() == Method::Post;
+        let mut body = req.take_body();
+        let options = UploadOptions {
+            mkdir: self.options.mkdir,
+            create_only,
+        };
+        match self.root.upload(&rel, &mut body, options).await {
+            Ok(created) => {
+                let status = if created || post { 201 } else { 204 };
+                Response::new(status).header("Location", location)
+            }
+            Err(FileError::PreconditionFailed) => precondition_failed(Response::ok()),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// DELETE: 204, after `If-Match` / `If-Unmodified-Since` hold.
+    pub fn delete(&self, req: &Request) -> Response {
+        let rel = rel_path(req);
+        if rel.is_empty() || is_temp(rel) {
+            return FileError::NotFound.into();
+        }
+        let current = self.root.validators(rel);
+        let etag = current.as_ref().map(|v| v.etag(None));
+        if conditional::evaluate(
+            &conditions(req),
+            current.as_ref().zip(etag.as_deref()),
+            false,
+        ) != Outcome::Proceed
+        {
+            return precondition_failed(Response::ok());
+        }
+        match self.root.delete(rel) {
+            Ok(()) => Response::new(204),
+            Err(e) => e.into(),
+        }
+    }
+}
+
+fn precondition_failed(base: Response) -> Response {
+    let mut response = Response::error(412, "precondition failed");
+    for (name, value) in base.fields() {
+        if name.eq_ignore_ascii_case("etag") || name.eq_ignore_ascii_case("last-modified") {
+            response = response.header(name.to_string(), Bytes::copy_from_slice(value));
+        }
+    }
+    response
+}
+
+/// A 206 response: one range as it is, several as `multipart/byteranges`.
+fn partial(
+    base: Response,
+    file: File,
+    content_type: &str,
+    parts: &[(u64, u64)],
+    len: u64,
+) -> Response {
+    let base = base.with_status(206);
+    if let [(first, last)] = parts {
+        return base
+            .header("Content-Type", content_type.to_string())
+            .header("Content-Range", range::content_range(*first, *last, len))
+            .with_payload(Payload::File {
+                file,
+                offset: *first,
+                len: last - first + 1,
+            });
+    }
+    let boundary = format!(
+        "barehttp-{:016x}",
+        len ^ (parts.len() as u64) << 32 ^ 0x5eed_b0da
+    );
+    let (heads, closing) = range::multipart_frames(&boundary, content_type, parts, len);
+    let parts = heads
+        .into_iter()
+        .zip(parts)
+        .map(|(head, &(first, last))| (head, first, last - first + 1))
+        .collect();
+    base.header(
+        "Content-Type",
+        format!("multipart/byteranges; boundary={boundary}"),
+    )
+    .with_payload(Payload::Ranges {
+        file,
+        parts,
+        closing,
+    })
+}
+
+/// True when `Accept` asks for JSON (with a q-value above 0).
+fn wants_json(req: &Request) -> bool {
+    req.header_values("accept").any(|v| {
+        list_items(v).any(|item| {
+            let mut params = item.split(|&b| b == b';');
+            let media = trim_ows(params.next().unwrap_or_default());
+            let refused = params.any(|p| {
+                let p = trim_ows(p);
+                p.eq_ignore_ascii_case(b"q=0")
+                    || p.starts_with(b"q=0.0") && p.iter().skip(4).all(|&b| b == b'0')
+            });
+            media.eq_ignore_ascii_case(b"application/json") && !refused
+        })
+    })
+}
