@@ -1,0 +1,651 @@
+//! The file server: types, validators, ranges, codings, directories,
+//! uploads with PUT/DELETE, mounts and memory use.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::*;
+
+fn start_files(tweak: impl FnOnce(&mut barehttp::Config)) -> (barehttp::RunningServer, Scratch) {
+    let dir = Scratch::new("files");
+    let mut cfg = config(Some(dir.path()));
+    tweak(&mut cfg);
+    let server = start(cfg.validate().unwrap());
+    (server, dir)
+}
+
+fn get(addr: std::net::SocketAddr, target: &str, fields: &str) -> Reply {
+    ask(
+        addr,
+        format!("GET {target} HTTP/1.1\r\nHost: a\r\n{fields}\r\n").as_bytes(),
+    )
+}
+
+fn text(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| b"the quick brown fox jumps over the lazy dog\n"[i % 44])
+        .collect()
+}
+
+#[test]
+fn nested_paths_and_content_types() {
+    let (server, dir) = start_files(|_| {});
+    std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+    std::fs::write(dir.path().join("a/b/c.txt"), b"deep").unwrap();
+    std::fs::write(dir.path().join("img.png"), b"\x89PNG").unwrap();
+    std::fs::write(dir.path().join("data"), b"raw").unwrap();
+    let addr = server.local_addr();
+    let r = get(addr, "/files/a/b/c.txt", "");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"deep"[..]));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        get(addr, "/files/img.png", "").header("content-type"),
+        Some("image/png")
+    );
+    assert_eq!(
+        get(addr, "/files/data", "").header("content-type"),
+        Some("application/octet-stream")
+    );
+}
+
+#[test]
+fn validators_and_conditional_requests() {
+    let (server, dir) = start_files(|_| {});
+    std::fs::write(dir.path().join("v.bin"), b"0123456789").unwrap();
+    let addr = server.local_addr();
+    let r = get(addr, "/files/v.bin", "");
+    let etag = r.header("etag").unwrap().to_string();
+    let lm = r.header("last-modified").unwrap().to_string();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "strong tag {etag}"
+    );
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+
+    for inm in [
+        etag.clone(),
+        format!("\"nope\", {etag}"),
+        format!("W/{etag}"),
+        "*".into(),
+    ] {
+        let r = get(addr, "/files/v.bin", &format!("If-None-Match: {inm}\r\n"));
+        assert_eq!(r.status, 304, "{inm}");
+        assert!(r.body.is_empty());
+        assert_eq!(r.header("etag"), Some(etag.as_str()));
+    }
+    assert_eq!(
+        get(addr, "/files/v.bin", "If-None-Match: \"other\"\r\n").status,
+        200
+    );
+    assert_eq!(
+        get(
+            addr,
+            "/files/v.bin",
+            &format!("If-Modified-Since: {lm}\r\n")
+        )
+        .status,
+        304
+    );
+    let r = get(
+        addr,
+        "/files/v.bin",
+        &format!("If-Modified-Since: {lm}\r\nIf-None-Match: \"other\"\r\n"),
+    );
+    assert_eq!(
+        r.status, 200,
+        "If-Modified-Since is ignored when If-None-Match is present"
+    );
+    assert_eq!(
+        get(
+            addr,
+            "/files/v.bin",
+            "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(addr, "/files/v.bin", "If-Match: \"other\"\r\n").status,
+        412
+    );
+    assert_eq!(
+        get(addr, "/files/v.bin", &format!("If-Match: {etag}\r\n")).status,
+        200
+    );
+    assert_eq!(
+        get(
+            addr,
+            "/files/v.bin",
+            "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+        )
+        .status,
+        412
+    );
+
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(dir.path().join("v.bin"), b"0123456789").unwrap();
+    let changed = get(addr, "/files/v.bin", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    assert_ne!(
+        changed, etag,
+        "a rewrite with the same size changes the tag"
+    );
+}
+
+#[test]
+fn byte_ranges() {
+    let (server, dir) = start_files(|_| {});
+    std::fs::write(dir.path().join("r.bin"), b"0123456789").unwrap();
+    let addr = server.local_addr();
+    let cases = [
+        ("bytes=0-3", "0123", "bytes 0-3/10"),
+        ("bytes=7-", "789", "bytes 7-9/10"),
+        ("bytes=-2", "89", "bytes 8-9/10"),
+        ("bytes=5-100", "56789", "bytes 5-9/10"),
+    ];
+    for (range, body, content_range) in cases {
+        let r = get(addr, "/files/r.bin", &format!("Range: {range}\r\n"));
+        assert_eq!(r.status, 206, "{range}");
+        assert_eq!(r.text(), body, "{range}");
+        assert_eq!(r.header("content-range"), Some(content_range));
+    }
+    let r = get(addr, "/files/r.bin", "Range: bytes=20-30\r\n");
+    assert_eq!(r.status, 416);
+    assert_eq!(r.header("content-range"), Some("bytes */10"));
+    assert_eq!(
+        get(addr, "/files/r.bin", "Range: bytes=x-y\r\n").status,
+        200,
+        "a malformed range is ignored"
+    );
+
+    let r = get(addr, "/files/r.bin", "Range: bytes=0-1,4-5\r\n");
+    assert_eq!(r.status, 206);
+    let ct = r.header("content-type").unwrap();
+    let boundary = ct.strip_prefix("multipart/byteranges; boundary=").unwrap();
+    let body = r.text();
+    assert_eq!(
+        body,
+        format!(
+            "--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes 4-5/10\r\n\r\n45\r\n--{boundary}--\r\n"
+        )
+    );
+
+    let etag = get(addr, "/files/r.bin", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let r = get(
+        addr,
+        "/files/r.bin",
+        &format!("Range: bytes=0-0\r\nIf-Range: {etag}\r\n"),
+    );
+    assert_eq!((r.status, r.text()), (206, "0".into()));
+    let r = get(
+        addr,
+        "/files/r.bin",
+        "Range: bytes=0-0\r\nIf-Range: \"stale\"\r\n",
+    );
+    assert_eq!(
+        (r.status, r.body.len()),
+        (200, 10),
+        "a stale If-Range gets the whole file"
+    );
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+fn unbrotli(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    brotli::Decompressor::new(data, 4096)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn content_codings_are_negotiated() {
+    let (server, dir) = start_files(|_| {});
+    let original = text(64 * 1024);
+    std::fs::write(dir.path().join("t.txt"), &original).unwrap();
+    std::fs::write(dir.path().join("small.txt"), b"tiny").unwrap();
+    std::fs::write(dir.path().join("p.png"), &original).unwrap();
+    let addr = server.local_addr();
+
+    let r = get(addr, "/files/t.txt", "Accept-Encoding: gzip\r\n");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(gunzip(&r.body), original);
+    let again = get(addr, "/files/t.txt", "Accept-Encoding: gzip\r\n");
+    assert_eq!(again.body, r.body, "served from the cache, byte for byte");
+    assert_eq!(again.header("etag"), r.header("etag"));
+
+    let r = get(addr, "/files/t.txt", "Accept-Encoding: gzip, br\r\n");
+    assert_eq!(r.header("content-encoding"), Some("br"));
+    assert_eq!(unbrotli(&r.body), original);
+    let r = get(addr, "/files/t.txt", "Accept-Encoding: br;q=0.5, gzip\r\n");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let identity = get(addr, "/files/t.txt", "");
+    assert_eq!(identity.header("content-encoding"), None);
+    assert_eq!(identity.body, original);
+    assert_ne!(
+        identity.header("etag"),
+        r.header("etag"),
+        "each representation has its own tag"
+    );
+    assert_eq!(
+        get(addr, "/files/t.txt", "Accept-Encoding: gzip;q=0\r\n").header("content-encoding"),
+        None
+    );
+    assert_eq!(
+        get(addr, "/files/t.txt", "Accept-Encoding: identity;q=0\r\n").status,
+        406
+    );
+    assert_eq!(
+        get(addr, "/files/t.txt", "Accept-Encoding: identity;q=0, *\r\n")
+            .header("content-encoding"),
+        Some("br")
+    );
+    assert_eq!(
+        get(addr, "/files/small.txt", "Accept-Encoding: gzip\r\n").header("content-encoding"),
+        None
+    );
+    assert_eq!(
+        get(addr, "/files/p.png", "Accept-Encoding: gzip\r\n").header("content-encoding"),
+        None
+    );
+    let head = ask(
+        addr,
+        b"HEAD /files/t.txt HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n",
+    );
+    let gz_len = get(addr, "/files/t.txt", "Accept-Encoding: gzip\r\n")
+        .body
+        .len();
+    assert_eq!(
+        head.header("content-length"),
+        Some(gz_len.to_string().as_str())
+    );
+    let ranged = get(
+        addr,
+        "/files/t.txt",
+        "Accept-Encoding: gzip\r\nRange: bytes=0-2\r\n",
+    );
+    assert_eq!(
+        (ranged.status, ranged.header("content-encoding")),
+        (206, None),
+        "ranges refer to the identity bytes"
+    );
+}
+
+#[test]
+fn precompressed_siblings_are_served_when_fresh() {
+    let (server, dir) = start_files(|_| {});
+    let original = text(4096);
+    std::fs::write(dir.path().join("app.js"), &original).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&original).unwrap();
+    let precompressed = gz.finish().unwrap();
+    std::fs::write(dir.path().join("app.js.gz"), &precompressed).unwrap();
+    let addr = server.local_addr();
+    let r = get(addr, "/files/app.js", "Accept-Encoding: gzip\r\n");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(r.body, precompressed, "the sibling's own bytes");
+
+    // A sibling older than the original is stale and ignored.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(dir.path().join("app.js"), &original).unwrap();
+    let r = get(addr, "/files/app.js", "Accept-Encoding: gzip\r\n");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_ne!(r.body, precompressed);
+    assert_eq!(gunzip(&r.body), original);
+}
+
+#[test]
+fn directories_list_redirect_and_index() {
+    let (server, dir) = start_files(|_| {});
+    std::fs::create_dir_all(dir.path().join("d/sub")).unwrap();
+    std::fs::write(dir.path().join("d/<b>&.txt"), b"12345").unwrap();
+    std::fs::write(dir.path().join("d/a.txt"), b"1").unwrap();
+    std::fs::write(dir.path().join("d/.barehttp-upload-1-2"), b"partial").unwrap();
+    std::fs::create_dir(dir.path().join("site")).unwrap();
+    std::fs::write(dir.path().join("site/index.html"), b"<h1>home</h1>").unwrap();
+    let addr = server.local_addr();
+
+    let r = get(addr, "/files/d?sort=size", "");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/files/d/?sort=size"));
+    assert_eq!(get(addr, "/files", "").header("location"), Some("/files/"));
+
+    let r = get(addr, "/files/d/", "");
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let page = r.text();
+    assert!(
+        page.contains("&lt;b&gt;&amp;.txt") && !page.contains("<b>&"),
+        "names are escaped"
+    );
+    assert!(page.contains("href=\"%3Cb%3E%26.txt\""));
+    assert!(
+        !page.contains("barehttp-upload"),
+        "temporary files never show"
+    );
+    let sub = page.find("sub/").unwrap();
+    assert!(sub < page.find("a.txt").unwrap(), "directories first");
+
+    let r = get(addr, "/files/d/", "Accept: application/json\r\n");
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let json = r.text();
+    assert!(
+        json.starts_with("[{\"name\":\"sub\",\"type\":\"directory\""),
+        "{json}"
+    );
+    let by_size = get(
+        addr,
+        "/files/d/?sort=size&order=desc",
+        "Accept: application/json\r\n",
+    )
+    .text();
+    assert!(
+        by_size.find("<b>&.txt").unwrap() < by_size.find("a.txt").unwrap(),
+        "{by_size}"
+    );
+
+    let r = get(addr, "/files/site/", "");
+    assert_eq!((r.status, r.text()), (200, "<h1>home</h1>".into()));
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(get(addr, "/files/.barehttp-upload-1-2", "").status, 404);
+    assert_eq!(get(addr, "/files/d/.barehttp-upload-1-2", "").status, 404);
+}
+
+#[test]
+fn listings_can_be_turned_off() {
+    let (server, dir) = start_files(|c| c.listing = false);
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    assert_eq!(get(server.local_addr(), "/files/d/", "").status, 404);
+}
+
+#[test]
+fn files_can_be_mounted_at_the_root_and_fixed_routes_keep_priority() {
+    let (server, dir) = start_files(|c| c.files_at = "/".into());
+    std::fs::write(dir.path().join("style.css"), b"body{}").unwrap();
+    std::fs::create_dir(dir.path().join("echo")).unwrap();
+    std::fs::write(dir.path().join("echo/x"), b"file").unwrap();
+    let addr = server.local_addr();
+    let r = get(addr, "/style.css", "");
+    assert_eq!((r.status, r.text()), (200, "body{}".into()));
+    assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(get(addr, "/echo/x", "").text(), "x", "the echo route wins");
+    assert_eq!(get(addr, "/", "").body.len(), 0, "the root route wins");
+    assert_eq!(get(addr, "/files/style.css", "").status, 404);
+}
+
+#[test]
+fn put_delete_and_their_preconditions() {
+    let (server, dir) = start_files(|_| {});
+    let addr = server.local_addr();
+    let put = |target: &str, fields: &str, body: &str| {
+        ask(
+            addr,
+            format!(
+                "PUT {target} HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n{fields}\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    };
+    let r = put("/files/doc.txt", "", "one");
+    assert_eq!(r.status, 201);
+    assert_eq!(r.header("location"), Some("/files/doc.txt"));
+    let r = put("/files/doc.txt", "", "two");
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("location"), Some("/files/doc.txt"));
+    assert_eq!(std::fs::read(dir.path().join("doc.txt")).unwrap(), b"two");
+
+    assert_eq!(
+        put("/files/doc.txt", "If-None-Match: *\r\n", "three").status,
+        412
+    );
+    assert_eq!(
+        put("/files/fresh.txt", "If-None-Match: *\r\n", "new").status,
+        201
+    );
+    assert_eq!(
+        put("/files/doc.txt", "If-Match: \"stale\"\r\n", "four").status,
+        412
+    );
+    let etag = get(addr, "/files/doc.txt", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        put("/files/doc.txt", &format!("If-Match: {etag}\r\n"), "five").status,
+        204
+    );
+    assert_eq!(std::fs::read(dir.path().join("doc.txt")).unwrap(), b"five");
+    assert_eq!(
+        put("/files/nothing.txt", "If-Match: *\r\n", "x").status,
+        412
+    );
+
+    let post = ask(
+        addr,
+        b"POST /files/doc.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nsix",
+    );
+    assert_eq!(post.status, 201, "POST keeps the exercise's 201");
+
+    assert_eq!(put("/files/no/parent.txt", "", "x").status, 409);
+    let del = |target: &str, fields: &str| {
+        ask(
+            addr,
+            format!("DELETE {target} HTTP/1.1\r\nHost: a\r\n{fields}\r\n").as_bytes(),
+        )
+    };
+    assert_eq!(del("/files/doc.txt", "If-Match: \"stale\"\r\n").status, 412);
+    assert_eq!(del("/files/doc.txt", "").status, 204);
+    assert_eq!(del("/files/doc.txt", "").status, 404);
+    assert!(!dir.path().join("doc.txt").exists());
+    std::fs::create_dir(dir.path().join("keepdir")).unwrap();
+    assert_eq!(del("/files/keepdir", "").status, 409);
+    assert_eq!(dir.names(), vec!["fresh.txt", "keepdir"]);
+}
+
+#[test]
+fn mkdir_creates_parents() {
+    let (server, dir) = start_files(|c| c.mkdir = true);
+    let r = ask(
+        server.local_addr(),
+        b"PUT /files/x/y/z.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nok",
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(std::fs::read(dir.path().join("x/y/z.txt")).unwrap(), b"ok");
+}
+
+#[test]
+fn read_only_refuses_every_write() {
+    let (server, dir) = start_files(|c| c.read_only = true);
+    std::fs::write(dir.path().join("f"), b"keep").unwrap();
+    let addr = server.local_addr();
+    for method in ["POST", "PUT", "DELETE"] {
+        let r = ask(
+            addr,
+            format!("{method} /files/f HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx")
+                .as_bytes(),
+        );
+        assert_eq!(r.status, 405, "{method}");
+        assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    }
+    assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"keep");
+}
+
+#[test]
+fn a_full_disk_is_507_and_loses_nothing() {
+    let mount = Scratch::new("tmpfs");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(mount.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a small tmpfs here");
+        return;
+    }
+    std::fs::write(mount.path().join("old"), b"precious").unwrap();
+    let mut cfg = config(Some(mount.path()));
+    cfg.threads = 1;
+    let server = start(cfg);
+    let body = vec![b'z'; 1024 * 1024];
+    let mut s = connect(server.local_addr());
+    write!(
+        s,
+        "PUT /files/old HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let _ = s.write_all(&body);
+    let (raw, _) = read_all(&mut s);
+    let status = parse_replies(&raw, &[])[0].status;
+    let names = std::fs::read_dir(mount.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect::<Vec<_>>();
+    let old = std::fs::read(mount.path().join("old")).unwrap();
+    drop(server);
+    let _ = std::process::Command::new("umount")
+        .arg(mount.path())
+        .status();
+    assert_eq!(status, 507);
+    assert_eq!(old, b"precious");
+    assert_eq!(names, vec!["old"], "the temporary file is gone");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn spawn_server(root: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_barehttp"))
+        .args([
+            "--quiet",
+            "--threads",
+            "1",
+            "--port",
+            &port.to_string(),
+            "--directory",
+        ])
+        .arg(root)
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, addr)
+}
+
+#[test]
+fn a_10_gib_file_serves_with_flat_memory() {
+    let dir = Scratch::new("huge");
+    let size: u64 = 10 << 30;
+    std::fs::File::create(dir.path().join("huge"))
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+    let (mut child, addr) = spawn_server(dir.path());
+    let before = rss_kib(child.id());
+    let mut s = connect(addr);
+    s.write_all(b"GET /files/huge HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut head = Vec::new();
+    let mut body = 0u64;
+    let mut peak = before;
+    while body < size {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "ended early after {body} body bytes");
+        let mut data = &buf[..n];
+        if !head.ends_with(b"\r\n\r\n") {
+            let end = data
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(data.len(), |p| p + 4);
+            head.extend_from_slice(&data[..end]);
+            data = &data[end..];
+        }
+        let before_gib = body >> 30;
+        body += data.len() as u64;
+        if body >> 30 != before_gib {
+            peak = peak.max(rss_kib(child.id()));
+        }
+    }
+    assert!(String::from_utf8_lossy(&head).contains(&format!("Content-Length: {size}")));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(body, size);
+    assert!(
+        peak < before + 8 * 1024,
+        "RSS grew from {before} KiB to {peak} KiB"
+    );
+}
+
+#[test]
+fn a_large_upload_uses_no_more_memory_than_a_small_one() {
+    let dir = Scratch::new("bigup");
+    let (mut child, addr) = spawn_server(dir.path());
+    let upload = |name: &str, size: usize| {
+        let mut s = connect(addr);
+        write!(
+            s,
+            "PUT /files/{name} HTTP/1.1\r\nHost: a\r\nContent-Length: {size}\r\n\r\n"
+        )
+        .unwrap();
+        let chunk = vec![b'u'; 256 * 1024];
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            s.write_all(&chunk[..n]).unwrap();
+            left -= n;
+        }
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        assert_eq!(read_replies(&mut s, 1, &[])[0].status, 201);
+    };
+    upload("small", 5 * 1024);
+    let small = rss_kib(child.id());
+    upload("large", 1 << 30);
+    let large = rss_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        std::fs::metadata(dir.path().join("large")).unwrap().len(),
+        1 << 30
+    );
+    assert!(
+        large < small + 8 * 1024,
+        "RSS {small} KiB after 5 KiB, {large} KiB after 1 GiB"
+    );
+}
