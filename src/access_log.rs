@@ -1,10 +1,16 @@
-//! The access log: one Common Log Format line per response on stdout,
-//! gathered per worker thread and written when the connection would wait
-//! anyway, so logging costs no lock and no write per request.
+//! The access log: one line per response, in Common, Combined or JSON
+//! format, to stdout or a file. Lines are gathered per worker thread and
+//! written when the connection would wait anyway, so logging takes no lock
+//! and no system call per request. Every logged value is escaped, so a
+//! request cannot forge a log line.
 
 use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::proto::date::clf_now;
@@ -13,32 +19,156 @@ use crate::proto::head::RequestHead;
 /// Lines are written out once this much is gathered, even mid-batch.
 const FLUSH_AT: usize = 8 * 1024;
 
+/// An access log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `peer - - [time] "request line" status bytes`
+    Common,
+    /// Common, then `"referer" "user-agent" duration-µs`.
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where log lines go.
+#[derive(Debug)]
+pub struct Sink {
+    format: Format,
+    file: Option<File>,
+}
+
+impl Sink {
+    /// Opens the destination: `path` for appending, or stdout.
+    pub fn open(format: Format, path: Option<&Path>) -> std::io::Result<Sink> {
+        let file = match path {
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            ),
+            None => None,
+        };
+        Ok(Sink { format, file })
+    }
+
+    fn write(&self, bytes: &[u8]) {
+        let _ = match self.file.as_ref() {
+            Some(mut file) => file.write_all(bytes),
+            None => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes).and_then(|()| out.flush())
+            }
+        };
+    }
+}
+
 thread_local! {
-    static PENDING: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static PENDING: RefCell<(Vec<u8>, Option<Arc<Sink>>)> = const { RefCell::new((Vec::new(), None)) };
 }
 
-/// `METHOD target VERSION` of a request. The parser admits only visible
-/// ASCII in the method and target, so nothing here can forge a log line.
-pub fn request_line(head: &RequestHead) -> String {
-    let target = String::from_utf8_lossy(head.target());
-    format!("{} {} {}", head.method, target, head.version.as_str())
+/// What is logged of a request, taken from its head before the handler
+/// consumes it.
+#[derive(Debug)]
+pub struct Entry {
+    method: String,
+    target: String,
+    version: &'static str,
+    referer: String,
+    user_agent: String,
 }
 
-/// Records one response.
-pub fn record(peer: SocketAddr, request_line: &str, status: u16, bytes: u64, _took: Duration) {
+impl Entry {
+    /// The loggable parts of a request head.
+    pub fn of(head: &RequestHead) -> Entry {
+        let field = |name| head.value(name).map_or_else(|| "-".to_string(), escape);
+        Entry {
+            method: escape(head.method.as_str().as_bytes()),
+            target: escape(head.target()),
+            version: head.version.as_str(),
+            referer: field("referer"),
+            user_agent: field("user-agent"),
+        }
+    }
+
+    /// A request rejected before its head could be read.
+    pub fn unreadable() -> Entry {
+        Entry {
+            method: "-".into(),
+            target: "-".into(),
+            version: "-",
+            referer: "-".into(),
+            user_agent: "-".into(),
+        }
+    }
+}
+
+/// Escapes a value for a log line: `"` and `\` with a backslash, control
+/// characters and bytes outside ASCII as `\xNN`.
+pub fn escape(value: &[u8]) -> String {
+    let mut out = String::with_capacity(value.len());
+    for &b in value {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out
+}
+
+/// Records one response in `sink`'s format.
+pub fn record(
+    sink: &Arc<Sink>,
+    peer: SocketAddr,
+    entry: &Entry,
+    status: u16,
+    bytes: u64,
+    took: Duration,
+) {
     PENDING.with(|pending| {
         let mut pending = pending.borrow_mut();
-        let _ = writeln!(
-            pending,
-            "{} - - [{}] \"{}\" {} {}",
-            peer.ip(),
-            clf_now(),
-            request_line,
-            status,
-            bytes
-        );
-        if pending.len() >= FLUSH_AT {
-            write_out(&mut pending);
+        let (buf, current) = &mut *pending;
+        if current.as_ref().is_some_and(|c| !Arc::ptr_eq(c, sink)) {
+            flush_into(buf, current.as_deref());
+        }
+        *current = Some(sink.clone());
+        let micros = took.as_micros();
+        let line = match sink.format {
+            Format::Common => format!(
+                "{} - - [{}] \"{} {} {}\" {status} {bytes}\n",
+                peer.ip(),
+                clf_now(),
+                entry.method,
+                entry.target,
+                entry.version
+            ),
+            Format::Combined => format!(
+                "{} - - [{}] \"{} {} {}\" {status} {bytes} \"{}\" \"{}\" {micros}\n",
+                peer.ip(),
+                clf_now(),
+                entry.method,
+                entry.target,
+                entry.version,
+                entry.referer,
+                entry.user_agent
+            ),
+            Format::Json => format!(
+                "{{\"time\":\"{}\",\"peer\":\"{peer}\",\"method\":\"{}\",\"target\":\"{}\",\"version\":\"{}\",\"status\":{status},\"bytes\":{bytes},\"duration_us\":{micros},\"referer\":\"{}\",\"user_agent\":\"{}\"}}\n",
+                clf_now(),
+                entry.method,
+                entry.target,
+                entry.version,
+                entry.referer,
+                entry.user_agent
+            ),
+        };
+        buf.extend_from_slice(line.as_bytes());
+        if buf.len() >= FLUSH_AT {
+            flush_into(buf, current.as_deref());
         }
     });
 }
@@ -47,15 +177,28 @@ pub fn record(peer: SocketAddr, request_line: &str, status: u16, bytes: u64, _to
 pub fn flush() {
     PENDING.with(|pending| {
         let mut pending = pending.borrow_mut();
-        if !pending.is_empty() {
-            write_out(&mut pending);
-        }
+        let (buf, current) = &mut *pending;
+        flush_into(buf, current.as_deref());
     });
 }
 
-fn write_out(pending: &mut Vec<u8>) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(pending);
-    let _ = out.flush();
-    pending.clear();
+fn flush_into(buf: &mut Vec<u8>, sink: Option<&Sink>) {
+    if let (false, Some(sink)) = (buf.is_empty(), sink) {
+        sink.write(buf);
+    }
+    buf.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_prevents_forged_lines() {
+        assert_eq!(
+            escape(b"curl\"\n127.0.0.1 - - [x] \"GET /admin\""),
+            "curl\\\"\\x0a127.0.0.1 - - [x] \\\"GET /admin\\\""
+        );
+        assert_eq!(escape(b"a\\b\x1b\xff"), "a\\\\b\\x1b\\xff");
+    }
 }

@@ -7,6 +7,7 @@
 //! | `POST /` | 200, the request body echoed |
 //! | `GET /echo/{text}` | 200 `text/plain`, the text (gzip when accepted) |
 //! | `GET /user-agent` | 200 `text/plain`, the `User-Agent` value |
+//! | any method `/inspect` | 200 `text/plain`, the request's bytes as received |
 //! | `GET /files/{path}` | the file (ranges, validators, codings), or a directory listing |
 //! | `POST`/`PUT /files/{path}` | the body stored there: 201 (PUT: 204 when replaced) |
 //! | `DELETE /files/{path}` | 204 |
@@ -31,7 +32,8 @@ pub fn router(config: &Config) -> io::Result<Router> {
         .get("/", |_req: Request| async { Response::ok() })
         .post("/", move |req: Request| echo_body(req, echo_limit))
         .get("/echo/{*text}", compressed(echo))
-        .get("/user-agent", user_agent);
+        .get("/user-agent", user_agent)
+        .any("/inspect", move |req: Request| inspect(req, echo_limit));
     if let Some(root) = &config.root {
         let options = FileOptions {
             listing: config.listing,
@@ -104,6 +106,28 @@ async fn echo_body(mut req: Request, limit: usize) -> Response {
         }
         Err(e) => Response::error(e.status(), e.reason()),
     }
+}
+
+/// Any method: the request's bytes exactly as received, head and body,
+/// chunk framing included.
+async fn inspect(mut req: Request, limit: usize) -> Response {
+    let mut bytes = bytes::BytesMut::from(&req.head().bytes[..]);
+    loop {
+        match req.body_mut().raw_chunk().await {
+            Ok(Some(piece)) if bytes.len() + piece.len() <= limit => {
+                bytes.extend_from_slice(&piece)
+            }
+            Ok(Some(_)) => {
+                return Response::error(
+                    413,
+                    "request too large to inspect (--max-buffered-body-bytes)",
+                );
+            }
+            Ok(None) => break,
+            Err(e) => return Response::error(e.status(), e.reason()),
+        }
+    }
+    Response::bytes("text/plain", bytes.freeze())
 }
 
 async fn user_agent(req: Request) -> Response {

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use barehttp::access_log::Format;
+use barehttp::trace::Color;
 use barehttp::{Config, ConfigError};
 
 /// An HTTP/1.1 server written from the socket up: the exercise's routes,
@@ -118,9 +120,57 @@ pub struct Cli {
         default_value_t = 30.0
     )]
     pub write_timeout: f64,
-    /// No access log.
+    /// Print every byte received and sent, per connection, on stderr.
+    #[arg(long, env = "BAREHTTP_TRACE")]
+    pub trace: bool,
+    /// Write the trace as JSON lines to this file.
+    #[arg(long, env = "BAREHTTP_TRACE_FILE", value_name = "PATH")]
+    pub trace_file: Option<PathBuf>,
+    /// Body bytes shown per message in the trace.
+    #[arg(
+        long,
+        env = "BAREHTTP_TRACE_BODY",
+        value_name = "BYTES",
+        default_value_t = 1024
+    )]
+    pub trace_body: usize,
+    /// Colour the trace.
+    #[arg(long, env = "BAREHTTP_COLOR", value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+    /// Access log format.
+    #[arg(long, env = "BAREHTTP_LOG_FORMAT", value_enum, default_value_t = LogFormatArg::Combined)]
+    pub log_format: LogFormatArg,
+    /// Write the access log to this file instead of stdout.
+    #[arg(long, env = "BAREHTTP_LOG_FILE", value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// No access log, and only warnings on stderr.
     #[arg(short, long, env = "BAREHTTP_QUIET")]
     pub quiet: bool,
+    /// More diagnostics on stderr (-v: debug).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// `--color`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorArg {
+    /// When stderr is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `--log-format`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// Common Log Format.
+    Common,
+    /// Combined Log Format, then the duration in microseconds.
+    Combined,
+    /// One JSON object per line.
+    Json,
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration, ConfigError> {
@@ -158,6 +208,20 @@ impl Cli {
         config.body_timeout = seconds("body-timeout", self.body_timeout)?;
         config.write_timeout = seconds("write-timeout", self.write_timeout)?;
         config.access_log = !self.quiet;
+        config.trace = self.trace;
+        config.trace_file = self.trace_file;
+        config.trace_body_bytes = self.trace_body;
+        config.color = match self.color {
+            ColorArg::Auto => Color::Auto,
+            ColorArg::Always => Color::Always,
+            ColorArg::Never => Color::Never,
+        };
+        config.log_format = match self.log_format {
+            LogFormatArg::Common => Format::Common,
+            LogFormatArg::Combined => Format::Combined,
+            LogFormatArg::Json => Format::Json,
+        };
+        config.log_file = self.log_file;
         config.validate()
     }
 }

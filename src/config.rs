@@ -59,6 +59,18 @@ pub struct Config {
     pub read_only: bool,
     /// Bytes of compressed file representations cached per worker.
     pub compress_cache_bytes: usize,
+    /// Print every byte received and sent on stderr.
+    pub trace: bool,
+    /// Write the same trace events as JSON lines to this file.
+    pub trace_file: Option<PathBuf>,
+    /// Body bytes shown per message in the text trace.
+    pub trace_body_bytes: usize,
+    /// When to colour the text trace.
+    pub color: crate::trace::Color,
+    /// Access log line format.
+    pub log_format: crate::access_log::Format,
+    /// Access log destination; stdout when `None`.
+    pub log_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -89,6 +101,12 @@ impl Default for Config {
             mkdir: false,
             read_only: false,
             compress_cache_bytes: 64 << 20,
+            trace: false,
+            trace_file: None,
+            trace_body_bytes: crate::trace::DEFAULT_BODY_BYTES,
+            color: crate::trace::Color::Auto,
+            log_format: crate::access_log::Format::Combined,
+            log_file: None,
         }
     }
 }

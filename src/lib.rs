@@ -23,7 +23,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod access_log;
+pub mod access_log;
 pub mod app;
 pub mod coding;
 mod config;
@@ -35,6 +35,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+pub mod trace;
 
 pub use config::{Config, ConfigError};
 pub use conn::body::Body;

@@ -10,8 +10,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let quiet = cli.quiet;
-    init_logger(quiet);
+    init_logger(cli.quiet, cli.verbose);
     let config = match cli.into_config() {
         Ok(config) => config,
         Err(e) => {
@@ -49,10 +48,30 @@ fn main() -> ExitCode {
         Err(e) => return fail(format_args!("cannot listen on {}: {e}", config.addr)),
     };
     log::info!(
-        "listening on http://{} with {threads} worker(s){}",
-        server.local_addr(),
-        root.map(|r| format!(", serving {}", r.display()))
-            .unwrap_or_default()
+        "listening on http://{} with {threads} worker(s)",
+        server.local_addr()
+    );
+    match &root {
+        Some(root) => log::info!(
+            "files: {} at {}/{}{}",
+            root.display(),
+            config.files_at,
+            if config.read_only { " (read-only)" } else { "" },
+            if config.listing { "" } else { ", no listings" }
+        ),
+        None => log::info!("files: off (no --directory)"),
+    }
+    log::info!(
+        "limits: {} connections, head {} B, {} fields, target {} B, body {} B; timeouts: header {:?}, keep-alive {:?}, body {:?}, write {:?}",
+        config.max_connections,
+        config.max_header_bytes,
+        config.max_headers,
+        config.max_target_bytes,
+        config.max_body_bytes,
+        config.header_timeout,
+        config.keep_alive_timeout,
+        config.body_timeout,
+        config.write_timeout
     );
     let handle = server.shutdown_handle();
     if let Err(e) = watch_signals(handle) {
@@ -97,7 +116,7 @@ fn watch_signals(handle: barehttp::ShutdownHandle) -> std::io::Result<()> {
 }
 
 /// Diagnostics on stderr: warnings always, start-up lines unless quiet.
-fn init_logger(quiet: bool) {
+fn init_logger(quiet: bool, verbose: u8) {
     struct Stderr;
     impl log::Log for Stderr {
         fn enabled(&self, _: &log::Metadata<'_>) -> bool {
@@ -116,9 +135,10 @@ fn init_logger(quiet: bool) {
     }
     static LOGGER: Stderr = Stderr;
     let _ = log::set_logger(&LOGGER);
-    log::set_max_level(if quiet {
-        log::LevelFilter::Warn
-    } else {
-        log::LevelFilter::Info
+    log::set_max_level(match (quiet, verbose) {
+        (true, _) => log::LevelFilter::Warn,
+        (false, 0) => log::LevelFilter::Info,
+        (false, 1) => log::LevelFilter::Debug,
+        (false, _) => log::LevelFilter::Trace,
     });
 }

@@ -42,6 +42,8 @@ enum Segment {
 struct Route {
     pattern: Vec<Segment>,
     methods: Vec<(Method, Arc<dyn Handler>)>,
+    /// Serves every method the route has no handler of its own for.
+    any: Option<Arc<dyn Handler>>,
 }
 
 /// Path parameters found by a match: name and byte range in the path.
@@ -102,6 +104,27 @@ impl Router {
             None => self.routes.push(Route {
                 pattern: segments,
                 methods: vec![(method, handler)],
+                any: None,
+            }),
+        }
+        self
+    }
+
+    /// Adds a handler for every method on `pattern` (those without a
+    /// handler of their own), unknown methods included.
+    pub fn any(mut self, pattern: &str, handler: impl Handler) -> Router {
+        let segments = parse_pattern(pattern);
+        let handler: Arc<dyn Handler> = Arc::new(handler);
+        match self
+            .routes
+            .iter_mut()
+            .find(|r| same_pattern(&r.pattern, &segments))
+        {
+            Some(route) => route.any = Some(handler),
+            None => self.routes.push(Route {
+                pattern: segments,
+                methods: Vec::new(),
+                any: Some(handler),
             }),
         }
         self
@@ -131,15 +154,15 @@ impl Router {
     /// (in the order added) whose pattern matches decides: its handler for
     /// the method, else 405 with its methods.
     pub(crate) fn find(&self, method: &Method, path: &str) -> Dispatch<'_> {
-        if !self.knows(method) {
-            return Dispatch::NotImplemented;
-        }
         for route in &self.routes {
             let Some(params) = match_path(&route.pattern, path) else {
                 continue;
             };
             if let Some(handler) = pick(route, method) {
                 return Dispatch::Handler(handler, params);
+            }
+            if !self.knows(method) {
+                return Dispatch::NotImplemented;
             }
             let allow = allow_list(route.methods.iter().map(|(m, _)| m));
             return if *method == Method::Options {
@@ -148,7 +171,11 @@ impl Router {
                 Dispatch::MethodNotAllowed(allow)
             };
         }
-        Dispatch::NotFound
+        if self.knows(method) {
+            Dispatch::NotFound
+        } else {
+            Dispatch::NotImplemented
+        }
     }
 
     /// The methods of every route, for `OPTIONS *`.
@@ -180,7 +207,10 @@ fn pick<'a>(route: &'a Route, method: &Method) -> Option<&'a Arc<dyn Handler>> {
             .then(|| route.methods.iter().find(|(m, _)| *m == Method::Get))
             .flatten()
     };
-    exact.or_else(head_as_get).map(|(_, h)| h)
+    exact
+        .or_else(head_as_get)
+        .map(|(_, h)| h)
+        .or(route.any.as_ref())
 }
 
 /// `GET, HEAD, POST, OPTIONS`: each method once, HEAD after GET, OPTIONS last.

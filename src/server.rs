@@ -104,7 +104,7 @@ impl Server {
         let listeners = (0..config.threads.max(1))
             .map(|_| bind_listener(addr, true))
             .collect::<io::Result<Vec<_>>>()?;
-        Ok(Server::with_listeners(listeners, addr, config, router))
+        Server::with_listeners(listeners, addr, config, router)
     }
 
     /// Serves on a listener made elsewhere; every worker accepts from it.
@@ -118,7 +118,7 @@ impl Server {
         let listeners = (0..config.threads.max(1))
             .map(|_| listener.try_clone())
             .collect::<io::Result<Vec<_>>>()?;
-        Ok(Server::with_listeners(listeners, addr, config, router))
+        Server::with_listeners(listeners, addr, config, router)
     }
 
     fn with_listeners(
@@ -126,15 +126,15 @@ impl Server {
         addr: SocketAddr,
         config: Config,
         router: Router,
-    ) -> Server {
+    ) -> io::Result<Server> {
         let (tx, _) = watch::channel(false);
-        Server {
+        Ok(Server {
             listeners,
             local_addr: addr,
-            shared: Arc::new(Shared { config, router }),
+            shared: Arc::new(Shared::new(config, router)?),
             counter: Arc::new(AtomicUsize::new(0)),
             shutdown_tx: Arc::new(tx),
-        }
+        })
     }
 
     /// The bound address (with the real port when 0 was asked for).

@@ -14,7 +14,13 @@ fn traversal_of_any_kind_stays_inside_the_root() {
     let (server, dir) = start_with_root();
     std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
-    let secret_name = outside.path().file_name().unwrap().to_str().unwrap().to_string();
+    let secret_name = outside
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let attempts = [
         "/files/../../../../etc/passwd".to_string(),
         "/files/%2e%2e/%2e%2e/%2e%2e/etc/passwd".to_string(),
@@ -35,14 +41,30 @@ fn traversal_of_any_kind_stays_inside_the_root() {
             reply.status,
             reply.text()
         );
-        assert!(!reply.text().contains("root:") && !reply.text().contains("secret\n") && reply.body != b"secret");
+        assert!(
+            !reply.text().contains("root:")
+                && !reply.text().contains("secret\n")
+                && reply.body != b"secret"
+        );
     }
-    for target in ["/files/escape/planted", "/files/../planted", "/files/%2e%2e/planted"] {
+    for target in [
+        "/files/escape/planted",
+        "/files/../planted",
+        "/files/%2e%2e/planted",
+    ] {
         let request = format!("POST {target} HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nevil");
         let (replies, _) = exchange(server.local_addr(), request.as_bytes());
-        assert!(matches!(replies[0].status, 400 | 403 | 404 | 409), "{target}: {}", replies[0].status);
+        assert!(
+            matches!(replies[0].status, 400 | 403 | 404 | 409),
+            "{target}: {}",
+            replies[0].status
+        );
     }
-    assert_eq!(outside.names(), vec!["secret"], "nothing was written outside the root");
+    assert_eq!(
+        outside.names(),
+        vec!["secret"],
+        "nothing was written outside the root"
+    );
     let parent = dir.path().parent().unwrap();
     assert!(!parent.join("planted").exists());
 }
@@ -53,9 +75,15 @@ fn symlinks_inside_the_root_work() {
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     std::fs::write(dir.path().join("sub/real"), b"inside").unwrap();
     std::os::unix::fs::symlink("sub/real", dir.path().join("alias")).unwrap();
-    let (reply, _) = one(server.local_addr(), b"GET /files/alias HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (reply, _) = one(
+        server.local_addr(),
+        b"GET /files/alias HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
     assert_eq!(reply.body, b"inside");
-    let (reply, _) = one(server.local_addr(), b"GET /files/sub/real HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (reply, _) = one(
+        server.local_addr(),
+        b"GET /files/sub/real HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
     assert_eq!(reply.body, b"inside");
 }
 
@@ -65,7 +93,11 @@ fn an_interrupted_upload_leaves_no_file_and_keeps_the_old_one() {
     std::fs::write(dir.path().join("keep"), b"original").unwrap();
     for name in ["keep", "fresh"] {
         let mut s = connect(server.local_addr());
-        write!(s, "POST /files/{name} HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n").unwrap();
+        write!(
+            s,
+            "POST /files/{name} HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n"
+        )
+        .unwrap();
         s.write_all(&[b'x'; 5000]).unwrap();
         std::thread::sleep(Duration::from_millis(100));
         drop(s);
@@ -83,7 +115,8 @@ fn a_stalled_upload_is_dropped_and_cleaned() {
     cfg.body_timeout = Duration::from_millis(300);
     let server = start(cfg.validate().unwrap());
     let mut s = connect(server.local_addr());
-    s.write_all(b"POST /files/slow HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc").unwrap();
+    s.write_all(b"POST /files/slow HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
     let (raw, closed) = read_all(&mut s);
     assert!(closed);
     assert_eq!(parse_replies(&raw, &[])[0].status, 408);
@@ -103,7 +136,8 @@ fn an_oversized_upload_is_refused_and_leaves_nothing() {
         b"POST /files/target HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n",
     );
     assert_eq!((reply.status, closed), (413, true));
-    let mut chunked = b"POST /files/target HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut chunked =
+        b"POST /files/target HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..3 {
         chunked.extend_from_slice(format!("200\r\n{}\r\n", "y".repeat(512)).as_bytes());
     }
@@ -134,7 +168,11 @@ fn concurrent_uploads_to_one_name_never_interleave() {
         .map(|i| {
             std::thread::spawn(move || {
                 let mut s = connect(addr);
-                write!(s, "POST /files/shared HTTP/1.1\r\nHost: a\r\nContent-Length: {size}\r\n\r\n").unwrap();
+                write!(
+                    s,
+                    "POST /files/shared HTTP/1.1\r\nHost: a\r\nContent-Length: {size}\r\n\r\n"
+                )
+                .unwrap();
                 let body = vec![b'a' + i; size];
                 for piece in body.chunks(16 * 1024) {
                     s.write_all(piece).unwrap();
@@ -149,7 +187,10 @@ fn concurrent_uploads_to_one_name_never_interleave() {
     }
     let content = std::fs::read(dir.path().join("shared")).unwrap();
     assert_eq!(content.len(), size);
-    assert!(content.iter().all(|&b| b == content[0]), "one upload, whole");
+    assert!(
+        content.iter().all(|&b| b == content[0]),
+        "one upload, whole"
+    );
     assert_eq!(dir.names(), vec!["shared"]);
 }
 
@@ -168,18 +209,35 @@ fn a_missing_parent_directory_is_409() {
 fn special_files_are_not_opened() {
     let (server, dir) = start_with_root();
     let fifo = dir.path().join("fifo");
-    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(status.success());
-    let (reply, _) = one(server.local_addr(), b"GET /files/fifo HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (reply, _) = one(
+        server.local_addr(),
+        b"GET /files/fifo HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
     assert_eq!(reply.status, 403, "a FIFO would block the worker");
-    let (reply, _) = one(server.local_addr(), b"GET /echo/alive HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (reply, _) = one(
+        server.local_addr(),
+        b"GET /echo/alive HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
     assert_eq!(reply.text(), "alive");
 }
 
 #[test]
 fn awkward_names_round_trip() {
     let (server, dir) = start_with_root();
-    let names = ["with space", "per%cent", "hash#tag", "question?", "caf\u{e9}", ".hidden", "x".repeat(200).leak()];
+    let names = [
+        "with space",
+        "per%cent",
+        "hash#tag",
+        "question?",
+        "caf\u{e9}",
+        ".hidden",
+        "x".repeat(200).leak(),
+    ];
     for name in names {
         let encoded: String = name
             .bytes()
@@ -191,11 +249,24 @@ fn awkward_names_round_trip() {
                 }
             })
             .collect();
-        let post = format!("POST /files/{encoded} HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\ndata");
-        assert_eq!(one(server.local_addr(), post.as_bytes()).0.status, 201, "{name}");
-        assert_eq!(std::fs::read(dir.path().join(name)).unwrap(), b"data", "{name}");
+        let post =
+            format!("POST /files/{encoded} HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\ndata");
+        assert_eq!(
+            one(server.local_addr(), post.as_bytes()).0.status,
+            201,
+            "{name}"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join(name)).unwrap(),
+            b"data",
+            "{name}"
+        );
         let get = format!("GET /files/{encoded} HTTP/1.1\r\nHost: a\r\n\r\n");
-        assert_eq!(one(server.local_addr(), get.as_bytes()).0.body, b"data", "{name}");
+        assert_eq!(
+            one(server.local_addr(), get.as_bytes()).0.body,
+            b"data",
+            "{name}"
+        );
     }
 }
 
@@ -208,5 +279,10 @@ fn stale_temporary_files_are_cleaned_at_start() {
     std::fs::write(dir.path().join("real"), b"keep").unwrap();
     assert_eq!(barehttp::files::clean_stale_uploads(dir.path()), 2);
     assert_eq!(dir.names(), vec!["real", "sub"]);
-    assert!(std::fs::read_dir(dir.path().join("sub")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }

@@ -96,7 +96,10 @@ fn limits_answer_414_431_413() {
     assert_eq!(exchange(addr, long_target.as_bytes()).0[0].status, 414);
     let endless_line = format!("GET /echo/{}", "a".repeat(2000));
     assert_eq!(exchange(addr, endless_line.as_bytes()).0[0].status, 414);
-    let big_head = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "b".repeat(2000));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+        "b".repeat(2000)
+    );
     assert_eq!(exchange(addr, big_head.as_bytes()).0[0].status, 431);
     let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X: 1\r\n".repeat(11));
     assert_eq!(exchange(addr, many.as_bytes()).0[0].status, 431);
@@ -105,7 +108,11 @@ fn limits_answer_414_431_413() {
     assert_eq!((replies[0].status, closed), (413, true));
     let chunked = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n";
     let (replies, closed) = exchange(addr, chunked);
-    assert_eq!((replies[0].status, closed), (413, true), "discovered while reading chunks");
+    assert_eq!(
+        (replies[0].status, closed),
+        (413, true),
+        "discovered while reading chunks"
+    );
     let fits = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n0123456789";
     assert_eq!(one(addr, fits).0.body, b"0123456789");
 }
@@ -138,7 +145,10 @@ fn any_split_of_the_bytes_gives_the_same_answers() {
         s.write_all(&[*b]).unwrap();
     }
     let replies = read_replies(&mut s, 2, &[]);
-    assert_eq!((replies[0].text(), replies[1].text()), ("abcde".into(), "two".into()));
+    assert_eq!(
+        (replies[0].text(), replies[1].text()),
+        ("abcde".into(), "two".into())
+    );
     // Every two-piece split.
     for cut in (1..request.len()).step_by(7) {
         let mut s = connect(server.local_addr());
@@ -168,7 +178,8 @@ fn body_glued_to_head_and_next_request_glued_to_body() {
 fn expect_100_continue_is_answered_when_the_body_is_read() {
     let server = start(config(None));
     let mut s = connect(server.local_addr());
-    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n").unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        .unwrap();
     let mut interim = [0u8; 25];
     std::io::Read::read_exact(&mut s, &mut interim).unwrap();
     assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -187,14 +198,20 @@ fn a_refused_body_gets_no_100_continue_and_a_close() {
         server.local_addr(),
         b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n",
     );
-    assert_eq!(replies.iter().map(|r| r.status).collect::<Vec<_>>(), vec![413]);
+    assert_eq!(
+        replies.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![413]
+    );
     assert!(closed);
     // A route that answers without reading the body.
     let (replies, closed) = exchange(
         server.local_addr(),
         b"POST /nowhere HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     );
-    assert_eq!(replies.iter().map(|r| r.status).collect::<Vec<_>>(), vec![404]);
+    assert_eq!(
+        replies.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![404]
+    );
     assert_eq!(replies[0].header("connection"), Some("close"));
     assert!(closed);
 }
@@ -206,7 +223,10 @@ fn unread_bodies_are_drained_to_keep_the_connection() {
     s.write_all(b"GET /echo/a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /echo/b HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
     let replies = read_replies(&mut s, 2, &[]);
-    assert_eq!((replies[0].text(), replies[1].text()), ("a".into(), "b".into()));
+    assert_eq!(
+        (replies[0].text(), replies[1].text()),
+        ("a".into(), "b".into())
+    );
 }
 
 #[test]
@@ -216,26 +236,41 @@ fn http_1_0_closes_unless_keep_alive_is_asked() {
     assert_eq!(reply.status_line, "HTTP/1.1 200 OK");
     assert_eq!(reply.header("connection"), Some("close"));
     assert!(closed);
-    let (reply, closed) = one(server.local_addr(), b"GET /echo/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let (reply, closed) = one(
+        server.local_addr(),
+        b"GET /echo/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    );
     assert_eq!(reply.header("connection"), Some("keep-alive"));
     assert!(!closed);
-    let (reply, _) = one(server.local_addr(), b"GET /echo/x HTTP/1.2\r\nHost: a\r\n\r\n");
+    let (reply, _) = one(
+        server.local_addr(),
+        b"GET /echo/x HTTP/1.2\r\nHost: a\r\n\r\n",
+    );
     assert_eq!(reply.status, 200, "HTTP/1.x is served as 1.1");
 }
 
 #[test]
 fn connection_close_is_a_token_not_a_substring() {
     let server = start(config(None));
-    let (_, closed) = one(server.local_addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: x-close-not\r\n\r\n");
+    let (_, closed) = one(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: x-close-not\r\n\r\n",
+    );
     assert!(!closed);
-    let (_, closed) = one(server.local_addr(), b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, CLOSE\r\n\r\n");
+    let (_, closed) = one(
+        server.local_addr(),
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, CLOSE\r\n\r\n",
+    );
     assert!(closed);
 }
 
 #[test]
 fn leading_empty_lines_are_ignored() {
     let server = start(config(None));
-    let (reply, _) = one(server.local_addr(), b"\r\n\r\nGET /echo/ok HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (reply, _) = one(
+        server.local_addr(),
+        b"\r\n\r\nGET /echo/ok HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
     assert_eq!(reply.text(), "ok");
 }
 
@@ -243,15 +278,25 @@ fn leading_empty_lines_are_ignored() {
 fn target_forms() {
     let server = start(config(None));
     let addr = server.local_addr();
-    let (reply, _) = one(addr, b"GET http://example.com/echo/abs HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    let (reply, _) = one(
+        addr,
+        b"GET http://example.com/echo/abs HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    );
     assert_eq!(reply.text(), "abs");
     let (reply, _) = one(addr, b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(reply.status, 200);
     assert!(reply.header("allow").unwrap().contains("GET"));
     let (reply, _) = one(addr, b"OPTIONS /echo/x HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(reply.header("allow"), Some("GET, HEAD, OPTIONS"));
-    let (reply, _) = one(addr, b"GET /echo/a/../b/./c?q=1 HTTP/1.1\r\nHost: a\r\n\r\n");
-    assert_eq!(reply.text(), "b/c", "dot-segments are removed, the query is not the path");
+    let (reply, _) = one(
+        addr,
+        b"GET /echo/a/../b/./c?q=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    assert_eq!(
+        reply.text(),
+        "b/c",
+        "dot-segments are removed, the query is not the path"
+    );
 }
 
 #[test]
@@ -273,7 +318,10 @@ fn header_timeout_cannot_be_extended_by_a_slow_drip() {
         }
     }
     let (raw, closed) = read_all(&mut s);
-    assert!(closed || closed_early, "the server dropped the dripping client");
+    assert!(
+        closed || closed_early,
+        "the server dropped the dripping client"
+    );
     assert!(started.elapsed() < Duration::from_secs(4));
     if !raw.is_empty() {
         assert_eq!(parse_replies(&raw, &[])[0].status, 408);
@@ -297,9 +345,19 @@ fn idle_keep_alive_connections_are_closed() {
 #[test]
 fn responses_carry_date_and_exact_framing() {
     let server = start(config(None));
-    let (reply, _) = one(server.local_addr(), b"GET /echo/abc HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (reply, _) = one(
+        server.local_addr(),
+        b"GET /echo/abc HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
     let date = reply.header("date").unwrap();
     assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
     assert!(reply.header("transfer-encoding").is_none());
-    assert_eq!(reply.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("content-length")).count(), 1);
+    assert_eq!(
+        reply
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .count(),
+        1
+    );
 }

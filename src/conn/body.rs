@@ -33,6 +33,8 @@ pub(crate) struct BodyReader {
     timeout: Duration,
     /// `Expect: 100-continue` was asked and not yet answered.
     pub continue_pending: bool,
+    /// Hand out the bytes as received, chunk framing included.
+    raw: bool,
 }
 
 impl BodyReader {
@@ -53,6 +55,7 @@ impl BodyReader {
             max,
             timeout,
             continue_pending: false,
+            raw: false,
         }
     }
 
@@ -117,19 +120,26 @@ impl BodyReader {
             }
             Kind::Chunked(decoder) => match decoder.decode(rbuf) {
                 Err(e) => return Some(self.fail(e)),
+                Ok(Chunk::NeedMore) if self.raw => return Some(Ok(Some(rbuf.split().freeze()))),
                 Ok(Chunk::NeedMore) => {
                     rbuf.clear();
                     return None;
                 }
                 Ok(Chunk::Done(n)) => {
-                    rbuf.advance(n);
+                    let framing = rbuf.split_to(n).freeze();
                     self.kind = Kind::Done;
-                    return Some(Ok(None));
+                    return Some(Ok(self.raw.then_some(framing)));
                 }
                 Ok(Chunk::Data { start, end }) => {
                     let mut piece = rbuf.split_to(end);
-                    piece.advance(start);
-                    piece.freeze()
+                    self.received += (end - start) as u64;
+                    if self.received > self.max {
+                        return Some(self.fail(ProtoError::BodyTooLarge));
+                    }
+                    if !self.raw {
+                        piece.advance(start);
+                    }
+                    return Some(Ok(Some(piece.freeze())));
                 }
             },
         };
@@ -209,6 +219,19 @@ impl Body {
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, ProtoError> {
         match &mut self.lent {
             Some(lent) => lent.reader.next(&mut lent.io).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The next piece of the body exactly as received: for a chunked body
+    /// the chunk framing, extensions and trailers are included. Use either
+    /// this or [`Body::chunk`] on one body, not both.
+    pub async fn raw_chunk(&mut self) -> Result<Option<Bytes>, ProtoError> {
+        match &mut self.lent {
+            Some(lent) => {
+                lent.reader.raw = true;
+                lent.reader.next(&mut lent.io).await
+            }
             None => Ok(None),
         }
     }

@@ -11,6 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 
+use crate::trace::Trace;
+
 /// The read buffer's first size: a typical request head fits many times.
 const FIRST_READ: usize = 4 * 1024;
 
@@ -37,6 +39,8 @@ pub struct Io {
     /// Bytes to send, written out by [`Io::flush`].
     pub wbuf: BytesMut,
     write_timeout: Duration,
+    /// The wire trace, when on.
+    trace: Option<Box<Trace>>,
 }
 
 fn timed_out() -> io::Error {
@@ -45,12 +49,25 @@ fn timed_out() -> io::Error {
 
 impl Io {
     /// Wraps an accepted stream.
-    pub fn new(stream: TcpStream, write_timeout: Duration) -> Io {
+    pub fn new(stream: TcpStream, write_timeout: Duration, trace: Option<Trace>) -> Io {
         Io {
             stream,
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             write_timeout,
+            trace: trace.map(Box::new),
+        }
+    }
+
+    /// The trace, when tracing is on.
+    pub fn trace(&mut self) -> Option<&mut Trace> {
+        self.trace.as_deref_mut()
+    }
+
+    /// Records why the connection closes, for the trace.
+    pub fn closing(&mut self, reason: &'static str) {
+        if let Some(trace) = &mut self.trace {
+            trace.closing(reason);
         }
     }
 
@@ -70,15 +87,25 @@ impl Io {
         } else if self.rbuf.capacity() - self.rbuf.len() < FIRST_READ / 4 {
             self.rbuf.reserve(READ_CHUNK);
         }
-        timeout_at(deadline, self.stream.read_buf(&mut self.rbuf))
+        let before = self.rbuf.len();
+        let read = timeout_at(deadline, self.stream.read_buf(&mut self.rbuf))
             .await
-            .map_err(|_| timed_out())?
+            .map_err(|_| timed_out())?;
+        if let Some(trace) = &mut self.trace {
+            match &read {
+                Ok(0) => trace.closing("client closed its side (EOF)"),
+                Ok(_) => trace.received(&self.rbuf[before..]),
+                Err(_) => trace.closing("read error"),
+            }
+        }
+        read
     }
 
     /// Writes out everything in the write buffer.
     pub async fn flush(&mut self) -> io::Result<()> {
         while !self.wbuf.is_empty() {
-            let n = write_some(&mut self.stream, self.write_timeout, &self.wbuf).await?;
+            let n = write_some(&mut self.stream, self.write_timeout, &self.wbuf).await;
+            let n = self.traced_write(n, None)?;
             self.wbuf.advance(n);
         }
         Ok(())
@@ -88,10 +115,26 @@ impl Io {
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         self.flush().await?;
         while !data.is_empty() {
-            let n = write_some(&mut self.stream, self.write_timeout, data).await?;
+            let n = write_some(&mut self.stream, self.write_timeout, data).await;
+            let n = self.traced_write(n, Some(data))?;
             data = &data[n..];
         }
         Ok(())
+    }
+
+    /// Traces what a write took (from `data`, or from the write buffer).
+    fn traced_write(
+        &mut self,
+        written: io::Result<usize>,
+        data: Option<&[u8]>,
+    ) -> io::Result<usize> {
+        if let Some(trace) = &mut self.trace {
+            match &written {
+                Ok(n) => trace.sent(&data.unwrap_or(&self.wbuf)[..*n]),
+                Err(_) => trace.closing("write failed or timed out"),
+            }
+        }
+        written
     }
 
     /// Flushes, then sends `len` bytes of `file` from `offset` with
@@ -101,6 +144,7 @@ impl Io {
         let end = offset + len;
         while offset < end {
             let count = (end - offset).min(1 << 30) as usize;
+            let at = offset;
             let sent = timeout(
                 self.write_timeout,
                 self.stream.async_io(Interest::WRITABLE, || {
@@ -109,7 +153,15 @@ impl Io {
                 }),
             )
             .await
-            .map_err(|_| timed_out())??;
+            .map_err(|_| timed_out())
+            .and_then(|r| r);
+            if let Some(trace) = &mut self.trace {
+                match &sent {
+                    Ok(n) => trace.sent_file(file, at, *n),
+                    Err(_) => trace.closing("write failed or timed out"),
+                }
+            }
+            let sent = sent?;
             if sent == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,

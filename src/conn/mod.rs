@@ -39,6 +39,7 @@ use crate::proto::target::{Form, check_host, decode_path, parse_target};
 use crate::request::{DecodedPath, Request};
 use crate::response::{IntoResponse, Payload, Response};
 use crate::router::{BoxFuture, Dispatch, Router};
+use crate::trace::TraceOut;
 
 /// How long a closing connection keeps reading what the peer still sends.
 const LINGER: Duration = Duration::from_secs(2);
@@ -51,6 +52,45 @@ const BATCH_LIMIT: usize = 64 * 1024;
 pub(crate) struct Shared {
     pub config: Config,
     pub router: Router,
+    pub trace: Option<Arc<TraceOut>>,
+    pub log: Option<Arc<access_log::Sink>>,
+}
+
+impl Shared {
+    /// Opens the trace and log destinations the configuration names.
+    pub fn new(config: Config, router: Router) -> std::io::Result<Shared> {
+        let json = match &config.trace_file {
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            ),
+            None => None,
+        };
+        let trace = (config.trace || json.is_some()).then(|| {
+            Arc::new(TraceOut::new(
+                config.trace,
+                json,
+                config.trace_body_bytes,
+                config.color,
+            ))
+        });
+        let log = if config.access_log {
+            Some(Arc::new(access_log::Sink::open(
+                config.log_format,
+                config.log_file.as_deref(),
+            )?))
+        } else {
+            None
+        };
+        Ok(Shared {
+            config,
+            router,
+            trace,
+            log,
+        })
+    }
 }
 
 /// Whether the connection goes on after a response.
@@ -77,7 +117,8 @@ pub(crate) async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let io = Io::new(stream, shared.config.write_timeout);
+    let trace = shared.trace.as_ref().map(|t| t.connection(peer));
+    let io = Io::new(stream, shared.config.write_timeout, trace);
     let mut conn = Connection {
         io: Some(io),
         home: None,
@@ -87,6 +128,7 @@ pub(crate) async fn serve(
         served: 0,
     };
     conn.run().await;
+    access_log::flush();
 }
 
 struct Connection {
@@ -106,7 +148,7 @@ impl Connection {
             let head = match self.read_head().await {
                 Ok(Some(head)) => head,
                 Ok(None) => return,
-                Err(e) => return self.reject(e, false).await,
+                Err(e) => return self.reject(e, None).await,
             };
             self.served += 1;
             if self.respond(head).await == Flow::Close {
@@ -159,13 +201,20 @@ impl Connection {
             let read = match started {
                 Some(t) => io.read_more(t + config.header_timeout).await,
                 None => {
-                    if *self.shutdown.borrow() || io.flush().await.is_err() {
+                    if *self.shutdown.borrow() {
+                        io.closing("server shutting down");
+                        return Ok(None);
+                    }
+                    if io.flush().await.is_err() {
                         return Ok(None);
                     }
                     access_log::flush();
                     tokio::select! {
                         r = io.wait_idle(idle_deadline) => r,
-                        _ = self.shutdown.changed() => return Ok(None),
+                        _ = self.shutdown.changed() => {
+                            io.closing("server shutting down");
+                            return Ok(None);
+                        }
                     }
                 }
             };
@@ -178,6 +227,10 @@ impl Connection {
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut && started.is_some() => {
                     return Err(ProtoError::HeaderTimeout);
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    io.closing("idle timeout");
+                    return Ok(None);
+                }
                 Err(_) => return Ok(None),
             }
         }
@@ -188,7 +241,7 @@ impl Connection {
         let checked = match check_request(&head, &self.shared.config) {
             Ok(checked) => checked,
             Err(e) => {
-                self.reject(e, head.method == Method::Head).await;
+                self.reject(e, Some(&head)).await;
                 return Flow::Close;
             }
         };
@@ -196,11 +249,11 @@ impl Connection {
         let version = head.version;
         let is_head = head.method == Method::Head;
         let mut keep_alive = wants_keep_alive(&head);
-        let log_line = self
+        let log_entry = self
             .shared
-            .config
-            .access_log
-            .then(|| access_log::request_line(&head));
+            .log
+            .is_some()
+            .then(|| access_log::Entry::of(&head));
 
         let (body, mut io) = self.lend_body(&checked, version);
         let (mut response, panicked) = self.dispatch(head, checked, body).await;
@@ -221,17 +274,20 @@ impl Connection {
         // Checked only now: a shutdown may have begun while the handler ran.
         let close = !keep_alive || response.wants_close() || *self.shutdown.borrow();
         let written = write_response(&mut io, &mut response, is_head, version, close).await;
-        if let Some(line) = log_line {
+        if let (Some(sink), Some(entry)) = (&self.shared.log, &log_entry) {
+            let took = started.elapsed();
             access_log::record(
+                sink,
                 self.peer,
-                &line,
+                entry,
                 response.status(),
                 written.sent,
-                started.elapsed(),
+                took,
             );
         }
         if written.closes || written.failed {
             if !written.failed {
+                io.closing("server closed after the response (Connection: close)");
                 io.close_gracefully(LINGER).await;
             }
             return Flow::Close;
@@ -308,14 +364,27 @@ impl Connection {
     }
 
     /// Answers a broken request with its status and closes.
-    async fn reject(&mut self, e: ProtoError, head_request: bool) {
+    async fn reject(&mut self, e: ProtoError, head: Option<&RequestHead>) {
         log::warn!("{}: rejected: {e}", self.peer);
         let Some(mut io) = self.io.take() else { return };
+        if let Some(trace) = io.trace() {
+            trace.note(&format!("rejected with {}: {}", e.status(), e.reason()));
+            trace.closing("request rejected");
+        }
+        let head_request = head.is_some_and(|h| h.method == Method::Head);
         let mut response = e.into_response();
         let written =
             write_response(&mut io, &mut response, head_request, Version::Http11, true).await;
-        if self.shared.config.access_log {
-            access_log::record(self.peer, "-", e.status(), written.sent, Duration::ZERO);
+        if let Some(sink) = &self.shared.log {
+            let entry = head.map_or_else(access_log::Entry::unreadable, access_log::Entry::of);
+            access_log::record(
+                sink,
+                self.peer,
+                &entry,
+                e.status(),
+                written.sent,
+                Duration::ZERO,
+            );
         }
         if !written.failed {
             io.close_gracefully(LINGER).await;
@@ -348,7 +417,17 @@ async fn write_response(
     } else {
         ConnectionField::Omit
     };
+    let send = matches!(
+        framing,
+        ResponseBody::Length { send: true, .. }
+            | ResponseBody::CloseDelimited { send: true }
+            | ResponseBody::Chunked
+    );
     io.prepare_write();
+    let sent = if send { payload.len() } else { 0 };
+    if let Some(trace) = io.trace() {
+        trace.expect_body(sent);
+    }
     write_head(
         &mut io.wbuf,
         response.status(),
@@ -356,13 +435,6 @@ async fn write_response(
         connection,
         response.fields(),
     );
-    let send = matches!(
-        framing,
-        ResponseBody::Length { send: true, .. }
-            | ResponseBody::CloseDelimited { send: true }
-            | ResponseBody::Chunked
-    );
-    let sent = if send { payload.len() } else { 0 };
     let result = match payload {
         _ if !send => Ok(()),
         Payload::Empty => Ok(()),
@@ -490,7 +562,7 @@ impl Future for CatchUnwind {
 /// a client is told to come back rather than left hanging.
 pub(crate) async fn refuse_busy(stream: TcpStream) {
     let _ = stream.set_nodelay(true);
-    let mut io = Io::new(stream, Duration::from_secs(5));
+    let mut io = Io::new(stream, Duration::from_secs(5), None);
     let mut response = Response::error(
         503,
         "server is at its connection limit (--max-connections); retry shortly",
