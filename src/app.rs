@@ -23,16 +23,16 @@ use crate::config::Config;
 use crate::files::{FileOptions, FileRoot, FileService};
 use crate::request::Request;
 use crate::response::Response;
-use crate::router::Router;
+use crate::router::{Router, sync};
 
 /// The tool's router for `config`.
 pub fn router(config: &Config) -> io::Result<Router> {
     let echo_limit = config.max_buffered_body_bytes;
     let mut router = Router::new()
-        .get("/", |_req: Request| async { Response::ok() })
+        .get("/", sync(|_req: Request| Response::ok()))
         .post("/", move |req: Request| echo_body(req, echo_limit))
-        .get("/echo/{*text}", compressed(echo))
-        .get("/user-agent", user_agent)
+        .get("/echo/{*text}", compressed(sync(echo)))
+        .get("/user-agent", sync(user_agent))
         .any("/inspect", move |req: Request| inspect(req, echo_limit));
     if let Some(root) = &config.root {
         let options = FileOptions {
@@ -87,8 +87,8 @@ fn mount_files(
         })
 }
 
-async fn echo(req: Request) -> Response {
-    Response::text(req.param("text").unwrap_or_default().to_owned())
+fn echo(req: Request) -> Response {
+    Response::text(req.param_bytes("text").unwrap_or_default())
 }
 
 async fn echo_body(mut req: Request, limit: usize) -> Response {
@@ -130,7 +130,7 @@ async fn inspect(mut req: Request, limit: usize) -> Response {
     Response::bytes("text/plain", bytes.freeze())
 }
 
-async fn user_agent(req: Request) -> Response {
+fn user_agent(req: Request) -> Response {
     let mut values = req.header_values("user-agent");
     match (values.next(), values.next()) {
         (Some(ua), None) => Response::bytes("text/plain", bytes::Bytes::copy_from_slice(ua)),

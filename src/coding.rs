@@ -10,7 +10,7 @@ use flate2::write::GzEncoder;
 use crate::proto::token::{list_items, trim_ows};
 use crate::request::Request;
 use crate::response::{Payload, Response};
-use crate::router::{BoxFuture, Handler};
+use crate::router::{Handler, Reply};
 
 /// A content coding this server can apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -226,10 +226,20 @@ pub fn encode_response(coding: Coding, mut response: Response) -> Response {
 /// Wraps a handler so its responses are compressed when the client
 /// accepts it: a post-processing stage in front of any handler.
 pub fn compressed(handler: impl Handler) -> impl Handler {
-    move |req: Request| -> BoxFuture {
+    Compressed(handler)
+}
+
+struct Compressed<H>(H);
+
+impl<H: Handler> Handler for Compressed<H> {
+    fn call(&self, req: Request) -> Reply {
         let coding = negotiate(req.header_values("accept-encoding"));
-        let fut = handler.call(req);
-        Box::pin(async move { encode_response(coding, fut.await) })
+        match self.0.call(req) {
+            Reply::Ready(response) => Reply::Ready(encode_response(coding, response)),
+            Reply::Pending(fut) => {
+                Reply::Pending(Box::pin(async move { encode_response(coding, fut.await) }))
+            }
+        }
     }
 }
 

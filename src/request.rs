@@ -2,7 +2,6 @@
 //! parameters, query, peer, and the body as a stream.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use crate::conn::body::Body;
 use crate::proto::head::{Method, RequestHead, Version};
@@ -21,7 +20,7 @@ pub struct Request {
     head: RequestHead,
     path: DecodedPath,
     query: Option<(usize, usize)>,
-    params: Vec<(Arc<str>, (usize, usize))>,
+    params: crate::router::Params,
     peer: SocketAddr,
     body: Body,
 }
@@ -38,13 +37,13 @@ impl Request {
             head,
             path,
             query,
-            params: Vec::new(),
+            params: Default::default(),
             peer,
             body,
         }
     }
 
-    pub(crate) fn set_params(&mut self, params: Vec<(Arc<str>, (usize, usize))>) {
+    pub(crate) fn set_params(&mut self, params: crate::router::Params) {
         self.params = params;
     }
 
@@ -83,8 +82,29 @@ impl Request {
 
     /// The value of the path parameter `name`, decoded.
     pub fn param(&self, name: &str) -> Option<&str> {
-        let (_, (start, end)) = self.params.iter().find(|(n, _)| &**n == name)?;
+        let (_, (start, end)) = self
+            .params
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some(name))?;
         self.path().get(*start..*end)
+    }
+
+    /// The value of the path parameter `name`, decoded, as shared bytes:
+    /// a view of the received head when nothing needed decoding.
+    pub fn param_bytes(&self, name: &str) -> Option<bytes::Bytes> {
+        let (_, (start, end)) = self
+            .params
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some(name))?;
+        match &self.path {
+            DecodedPath::Raw(path_start, _) => {
+                let offset = self.head.target.start as usize + path_start;
+                Some(self.head.bytes.slice(offset + start..offset + end))
+            }
+            DecodedPath::Owned(s) => Some(bytes::Bytes::copy_from_slice(
+                s.get(*start..*end)?.as_bytes(),
+            )),
+        }
     }
 
     /// The first value of the header field `name` (case-insensitive), if it
@@ -98,6 +118,12 @@ impl Request {
     /// Every value of the header field `name`, as bytes.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.head.values(name)
+    }
+
+    /// The first value of `name` as shared bytes (a view of the head).
+    pub fn header_bytes(&self, name: &str) -> Option<bytes::Bytes> {
+        let value = self.head.value(name)?;
+        Some(self.head.bytes.slice_ref(value))
     }
 
     /// Every header field as (name, value), in the order received.

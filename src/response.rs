@@ -72,7 +72,7 @@ impl Payload {
 #[derive(Debug)]
 pub struct Response {
     status: u16,
-    fields: Vec<(Cow<'static, str>, Bytes)>,
+    fields: crate::inline::InlineVec<(Cow<'static, str>, Bytes), 6>,
     payload: Payload,
     close: bool,
 }
@@ -82,7 +82,7 @@ impl Response {
     pub fn new(status: u16) -> Response {
         Response {
             status,
-            fields: Vec::new(),
+            fields: Default::default(),
             payload: Payload::Empty,
             close: false,
         }

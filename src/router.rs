@@ -10,14 +10,27 @@ use crate::proto::head::Method;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 
-/// The future a handler returns, boxed.
+/// The future an async handler returns, boxed.
 pub type BoxFuture = Pin<Box<dyn Future<Output = Response> + 'static>>;
 
+/// What calling a handler gives: a response at once (no allocation), or a
+/// future to await.
+// Boxing the ready response would bring back the allocation this avoids.
+#[allow(clippy::large_enum_variant)]
+pub enum Reply {
+    /// The response, ready.
+    Ready(Response),
+    /// A response still to come.
+    Pending(BoxFuture),
+}
+
 /// Something that answers requests. Implemented for every
-/// `Fn(Request) -> impl Future<Output = impl IntoResponse>`.
+/// `Fn(Request) -> impl Future<Output = impl IntoResponse>`; wrap a plain
+/// `Fn(Request) -> impl IntoResponse` in [`sync`] to answer without a
+/// future.
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request.
-    fn call(&self, req: Request) -> BoxFuture;
+    fn call(&self, req: Request) -> Reply;
 }
 
 impl<F, Fut, R> Handler for F
@@ -26,9 +39,38 @@ where
     Fut: Future<Output = R> + 'static,
     R: IntoResponse,
 {
-    fn call(&self, req: Request) -> BoxFuture {
+    fn call(&self, req: Request) -> Reply {
         let fut = self(req);
-        Box::pin(async move { fut.await.into_response() })
+        Reply::Pending(Box::pin(async move { fut.await.into_response() }))
+    }
+}
+
+/// A handler that answers without awaiting anything; see [`sync`].
+#[derive(Debug, Clone, Copy)]
+pub struct SyncHandler<F>(F);
+
+/// Wraps a function that answers at once, sparing the per-request
+/// allocation of a future.
+///
+/// ```
+/// use barehttp::{Request, Router, sync};
+/// let router = Router::new().get("/", sync(|_req: Request| "hello\n"));
+/// ```
+pub fn sync<F, R>(f: F) -> SyncHandler<F>
+where
+    F: Fn(Request) -> R + Send + Sync + 'static,
+    R: IntoResponse,
+{
+    SyncHandler(f)
+}
+
+impl<F, R> Handler for SyncHandler<F>
+where
+    F: Fn(Request) -> R + Send + Sync + 'static,
+    R: IntoResponse,
+{
+    fn call(&self, req: Request) -> Reply {
+        Reply::Ready((self.0)(req).into_response())
     }
 }
 
@@ -47,7 +89,7 @@ struct Route {
 }
 
 /// Path parameters found by a match: name and byte range in the path.
-pub(crate) type Params = Vec<(Arc<str>, (usize, usize))>;
+pub(crate) type Params = crate::inline::InlineVec<(Option<Arc<str>>, (usize, usize)), 4>;
 
 /// What the router found for a request.
 pub(crate) enum Dispatch<'a> {
@@ -279,14 +321,14 @@ fn match_path(pattern: &[Segment], path: &str) -> Option<Params> {
             if pos > path.len() {
                 return None;
             }
-            params.push((name.clone(), (pos, path.len())));
+            params.push((Some(name.clone()), (pos, path.len())));
             return Some(params);
         }
         let actual = segments.next()?;
         match seg {
             Segment::Literal(lit) if **lit == *actual => {}
             Segment::Param(name) if !actual.is_empty() => {
-                params.push((name.clone(), (pos, pos + actual.len())));
+                params.push((Some(name.clone()), (pos, pos + actual.len())));
             }
             _ => return None,
         }
@@ -326,7 +368,7 @@ mod tests {
     #[test]
     fn finds_handlers_and_answers_the_rest() {
         let r = Router::new()
-            .get("/a", |_req: Request| async { "a" })
+            .get("/a", sync(|_req: Request| "a"))
             .post("/a", |_req: Request| async { "a" })
             .get("/b/{x}", |_req: Request| async { "b" });
         assert!(matches!(r.find(&Method::Get, "/a"), Dispatch::Handler(..)));

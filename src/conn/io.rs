@@ -182,10 +182,13 @@ impl Io {
         }
         let _ = self.stream.shutdown().await;
         let deadline = Instant::now() + linger;
-        let mut discard = [0u8; 4096];
+        // Read into the read buffer rather than a local array: the local
+        // would live in every connection's future for its whole life.
         let mut budget = 256 * 1024usize;
         while budget > 0 {
-            match timeout_at(deadline, self.stream.read(&mut discard)).await {
+            self.rbuf.clear();
+            self.rbuf.reserve(4096);
+            match timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)).await {
                 Ok(Ok(n)) if n > 0 => budget = budget.saturating_sub(n),
                 _ => break,
             }

@@ -38,7 +38,7 @@ use crate::proto::parse::{HeadLimits, Status, oversized_head_error, parse_head};
 use crate::proto::target::{Form, check_host, decode_path, parse_target};
 use crate::request::{DecodedPath, Request};
 use crate::response::{IntoResponse, Payload, Response};
-use crate::router::{BoxFuture, Dispatch, Router};
+use crate::router::{BoxFuture, Dispatch, Reply, Router};
 use crate::trace::TraceOut;
 
 /// How long a closing connection keeps reading what the peer still sends.
@@ -345,7 +345,13 @@ impl Connection {
         match router.find(req.method(), req.path()) {
             Dispatch::Handler(handler, params) => {
                 req.set_params(params);
-                match CatchUnwind(handler.call(req)).await {
+                let answered =
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
+                        Ok(Reply::Ready(response)) => Ok(response),
+                        Ok(Reply::Pending(fut)) => CatchUnwind(fut).await,
+                        Err(_) => Err(()),
+                    };
+                match answered {
                     Ok(response) => (response, false),
                     Err(()) => {
                         log::error!("{}: handler panicked", self.peer);

@@ -115,7 +115,7 @@ impl std::fmt::Display for Method {
 }
 
 /// One field line: name and value (OWS trimmed), as spans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Field {
     /// The field name as sent (case kept).
     pub name: Span,
@@ -135,8 +135,12 @@ pub struct RequestHead {
     /// The version.
     pub version: Version,
     /// The field lines in the order received, duplicates kept.
-    pub fields: Vec<Field>,
+    pub fields: Fields,
 }
+
+/// The field lines of a head: the first 16 inline, so a typical request
+/// needs no allocation for them.
+pub type Fields = crate::inline::InlineVec<Field, 16>;
 
 impl RequestHead {
     /// The raw request-target.

@@ -4,7 +4,7 @@
 
 use memchr::memchr;
 
-use super::head::{Field, Method, Span, Version};
+use super::head::{Field, Fields, Method, Span, Version};
 use super::token::{FIELD_VALUE, TCHAR, is_token, trim_ows};
 use crate::error::ProtoError;
 
@@ -32,7 +32,7 @@ pub struct ParsedHead {
     /// The version.
     pub version: Version,
     /// The field lines.
-    pub fields: Vec<Field>,
+    pub fields: Fields,
 }
 
 /// The result of feeding bytes to the parser.
@@ -59,7 +59,7 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>,
     let (method, target, version) = request_line(buf, pos, first_end, limits)?;
     pos = first_end + 2;
 
-    let mut fields = Vec::with_capacity(12);
+    let mut fields = Fields::new();
     loop {
         let Some(end) = line_end(buf, pos)? else {
             return Ok(Status::Partial);

@@ -1,0 +1,88 @@
+//! A vector that keeps its first `N` items inline, so the common case of a
+//! few header fields needs no heap allocation per request.
+
+use std::ops::{Deref, DerefMut};
+
+/// Up to `N` items inline; past that, all of them move to the heap.
+#[derive(Debug, Clone)]
+pub struct InlineVec<T, const N: usize> {
+    inline: [T; N],
+    len: usize,
+    spill: Vec<T>,
+}
+
+impl<T: Default, const N: usize> Default for InlineVec<T, N> {
+    fn default() -> Self {
+        InlineVec {
+            inline: std::array::from_fn(|_| T::default()),
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+}
+
+impl<T: Default, const N: usize> InlineVec<T, N> {
+    /// An empty vector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends an item.
+    pub fn push(&mut self, item: T) {
+        if self.len < N {
+            self.inline[self.len] = item;
+            self.len += 1;
+            return;
+        }
+        if self.spill.is_empty() {
+            self.spill.reserve(N * 2);
+            self.spill
+                .extend(self.inline.iter_mut().map(std::mem::take));
+        }
+        self.spill.push(item);
+    }
+}
+
+impl<T, const N: usize> Deref for InlineVec<T, N> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        if self.spill.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+}
+
+impl<T, const N: usize> DerefMut for InlineVec<T, N> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        if self.spill.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.spill
+        }
+    }
+}
+
+impl<T: PartialEq, const N: usize> PartialEq for InlineVec<T, N> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Eq, const N: usize> Eq for InlineVec<T, N> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spills_in_order() {
+        let mut v: InlineVec<u32, 2> = InlineVec::new();
+        for i in 0..5 {
+            v.push(i);
+            assert_eq!(&*v, &(0..=i).collect::<Vec<_>>()[..]);
+        }
+    }
+}
