@@ -137,6 +137,19 @@ impl Io {
         written
     }
 
+    /// Copies `len` bytes of `file` from `offset` into the write buffer, so a
+    /// small file leaves in the same write as its head.
+    pub fn append_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let start = self.wbuf.len();
+        self.wbuf.resize(start + len, 0);
+        let result = file.read_exact_at(&mut self.wbuf[start..], offset);
+        if result.is_err() {
+            self.wbuf.truncate(start);
+        }
+        result
+    }
+
     /// Flushes, then sends `len` bytes of `file` from `offset` with
     /// `sendfile(2)`: the bytes go from the page cache to the socket.
     pub async fn send_file(&mut self, file: &File, mut offset: u64, len: u64) -> io::Result<()> {

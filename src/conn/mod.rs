@@ -449,6 +449,9 @@ async fn write_response(
             Ok(())
         }
         Payload::Bytes(b) => io.write_all(&b).await,
+        Payload::File { file, offset, len } if len <= COALESCE_LIMIT as u64 => {
+            io.append_file(&file, offset, len as usize)
+        }
         Payload::File { file, offset, len } => io.send_file(&file, offset, len).await,
         Payload::Ranges {
             file,
