@@ -247,7 +247,10 @@ fn naive(buf: &[u8]) -> Outcome {
                 .iter()
                 .enumerate()
                 .any(|(i, &b)| b == b'\r' && i + 1 < rest.len());
-            return if stray_cr {
+            // A field line that can already never be valid: it starts with
+            // whitespace (obs-fold), or its value holds a control byte.
+            let doomed_field = request_line.is_some() && unfinished_field_is_invalid(rest);
+            return if stray_cr || doomed_field {
                 Outcome::Reject
             } else {
                 Outcome::Partial
@@ -292,6 +295,23 @@ fn naive(buf: &[u8]) -> Outcome {
             },
         }
     }
+}
+
+/// An unfinished field line that no further bytes can make valid.
+fn unfinished_field_is_invalid(rest: &[u8]) -> bool {
+    if matches!(rest.first(), Some(b' ' | b'\t')) {
+        return true;
+    }
+    let Some(colon) = rest.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let name_ok = colon > 0
+        && rest[..colon]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let value = &rest[colon + 1..];
+    let value = value.strip_suffix(b"\r").unwrap_or(value);
+    name_ok && value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }
 
 fn naive_request_line(line: &[u8]) -> Option<(String, Vec<u8>, Version)> {

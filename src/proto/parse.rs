@@ -5,7 +5,7 @@
 use memchr::memchr;
 
 use super::head::{Field, Fields, Method, Span, Version};
-use super::token::{FIELD_VALUE, TCHAR, is_token, trim_ows};
+use super::token::{FIELD_VALUE, TCHAR, is_field_value_word, is_token, is_visible_ascii};
 use crate::error::ProtoError;
 
 /// At most this many empty lines may precede a request line
@@ -61,23 +61,34 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>,
 
     let mut fields = Fields::new();
     loop {
-        let Some(end) = line_end(buf, pos)? else {
-            return Ok(Status::Partial);
-        };
-        if end == pos {
-            let head = ParsedHead {
-                method,
-                target,
-                version,
-                fields,
-            };
-            return Ok(Status::Complete(end + 2, head));
+        match buf.get(pos) {
+            None => return Ok(Status::Partial),
+            Some(b'\r') => {
+                return match buf.get(pos + 1) {
+                    None => Ok(Status::Partial),
+                    Some(b'\n') => {
+                        let head = ParsedHead {
+                            method,
+                            target,
+                            version,
+                            fields,
+                        };
+                        Ok(Status::Complete(pos + 2, head))
+                    }
+                    Some(_) => Err(ProtoError::BareCr),
+                };
+            }
+            Some(b'\n') => return Err(ProtoError::BareLf),
+            Some(_) => {}
         }
         if fields.len() == limits.max_fields {
             return Err(ProtoError::TooManyFields);
         }
-        fields.push(field_line(buf, pos, end)?);
-        pos = end + 2;
+        let Some((field, next)) = field_line(buf, pos)? else {
+            return Ok(Status::Partial);
+        };
+        fields.push(field);
+        pos = next;
     }
 }
 
@@ -119,9 +130,8 @@ fn line_end(buf: &[u8], pos: usize) -> Result<Option<usize>, ProtoError> {
     if nl == 0 || buf[end - 1] != b'\r' {
         return Err(ProtoError::BareLf);
     }
-    if memchr(b'\r', &buf[pos..end - 1]).is_some() {
-        return Err(ProtoError::BareCr);
-    }
+    // A CR inside the line fails the checks of whatever part it is in,
+    // each of which reports it as a bare CR.
     Ok(Some(end - 1))
 }
 
@@ -133,16 +143,16 @@ fn request_line(
     limits: &HeadLimits,
 ) -> Result<(Method, Span, Version), ProtoError> {
     let line = &buf[start..end];
-    let sp1 = memchr(b' ', line).ok_or(ProtoError::BadRequestLine)?;
+    let sp1 = memchr(b' ', line).ok_or_else(|| bare_cr_or(line, ProtoError::BadRequestLine))?;
     let method = &line[..sp1];
     if method.is_empty() {
         return Err(ProtoError::BadRequestLine);
     }
     if !is_token(method) {
-        return Err(ProtoError::BadMethod);
+        return Err(bare_cr_or(method, ProtoError::BadMethod));
     }
     let rest = &line[sp1 + 1..];
-    let sp2 = memchr(b' ', rest).ok_or(ProtoError::BadRequestLine)?;
+    let sp2 = memchr(b' ', rest).ok_or_else(|| bare_cr_or(rest, ProtoError::BadRequestLine))?;
     let target = &rest[..sp2];
     if target.is_empty() {
         return Err(ProtoError::BadRequestLine);
@@ -150,16 +160,25 @@ fn request_line(
     if target.len() > limits.max_target_bytes {
         return Err(ProtoError::TargetTooLong);
     }
-    if !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
-        return Err(ProtoError::BadTarget);
+    if !is_visible_ascii(target) {
+        return Err(bare_cr_or(target, ProtoError::BadTarget));
     }
-    let version = version(&rest[sp2 + 1..])?;
+    let version = version(&rest[sp2 + 1..]).map_err(|e| bare_cr_or(&rest[sp2 + 1..], e))?;
     let target_start = start + sp1 + 1;
     Ok((
         Method::from_token(method),
         Span::new(target_start, target_start + sp2),
         version,
     ))
+}
+
+/// `err`, unless the bytes hold a CR: then the real fault is a bare CR.
+fn bare_cr_or(part: &[u8], err: ProtoError) -> ProtoError {
+    if memchr(b'\r', part).is_some() {
+        ProtoError::BareCr
+    } else {
+        err
+    }
 }
 
 /// `HTTP-version = "HTTP" "/" DIGIT "." DIGIT` (RFC 9112 §2.3), case-sensitive.
@@ -178,42 +197,92 @@ fn version(v: &[u8]) -> Result<Version, ProtoError> {
     }
 }
 
-/// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5)
-fn field_line(buf: &[u8], start: usize, end: usize) -> Result<Field, ProtoError> {
-    let line = &buf[start..end];
-    if matches!(line[0], b' ' | b'\t') {
-        return Err(ProtoError::ObsFold);
-    }
-    let name_len = line.iter().position(|&b| !TCHAR[b as usize]);
-    let colon = match name_len {
-        Some(i) if line[i] == b':' && i > 0 => i,
-        Some(i) if memchr(b':', &line[i..]).is_some() || i == 0 => {
-            return Err(ProtoError::BadFieldName);
-        }
-        _ => return Err(ProtoError::MissingColon),
+/// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5), read in
+/// one pass: the name against the tchar table, then the value eight bytes
+/// at a time up to the CR that must end it. Returns the field and where
+/// the next line starts, or `None` if the line is not complete yet.
+fn field_line(buf: &[u8], start: usize) -> Result<Option<(Field, usize)>, ProtoError> {
+    let line = &buf[start..];
+    let Some(colon) = line.iter().position(|&b| !TCHAR[b as usize]) else {
+        return Ok(None);
     };
-    let raw = &line[colon + 1..];
-    let value = trim_ows(raw);
-    if let Some(&bad) = value.iter().find(|&&b| !FIELD_VALUE[b as usize]) {
-        return Err(if bad == b'\r' {
-            ProtoError::BareCr
-        } else {
-            ProtoError::BadFieldValue
-        });
+    match line[colon] {
+        b':' if colon > 0 => {}
+        b' ' | b'\t' if colon == 0 => return Err(ProtoError::ObsFold),
+        _ => return name_fault(line, colon),
     }
-    let lead = raw.len() - trim_ows_start(raw).len();
-    let value_start = start + colon + 1 + lead;
-    Ok(Field {
-        name: Span::new(start, start + colon),
-        value: Span::new(value_start, value_start + value.len()),
-    })
+    let mut v = colon + 1;
+    while v < line.len() && matches!(line[v], b' ' | b'\t') {
+        v += 1;
+    }
+    let Some(ctl) = find_control(&line[v..]) else {
+        return Ok(None);
+    };
+    let end = v + ctl;
+    match line[end] {
+        b'\r' => match line.get(end + 1) {
+            None => Ok(None),
+            Some(b'\n') => {
+                let mut value_end = end;
+                while value_end > v && matches!(line[value_end - 1], b' ' | b'\t') {
+                    value_end -= 1;
+                }
+                let field = Field {
+                    name: Span::new(start, start + colon),
+                    value: Span::new(start + v, start + value_end),
+                };
+                Ok(Some((field, start + end + 2)))
+            }
+            Some(_) => Err(ProtoError::BareCr),
+        },
+        b'\n' => Err(ProtoError::BareLf),
+        _ => Err(ProtoError::BadFieldValue),
+    }
 }
 
-fn trim_ows_start(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
+/// Why a field name stopped at a byte that is neither a tchar nor `:`.
+fn name_fault(line: &[u8], at: usize) -> Result<Option<(Field, usize)>, ProtoError> {
+    let Some(nl) = memchr(b'\n', line) else {
+        return match memchr(b'\r', line) {
+            Some(cr) if cr + 1 < line.len() => Err(ProtoError::BareCr),
+            _ => Ok(None),
+        };
+    };
+    if nl == 0 || line[nl - 1] != b'\r' {
+        return Err(ProtoError::BareLf);
     }
-    s
+    let content = &line[..nl - 1];
+    if memchr(b'\r', content).is_some() {
+        return Err(ProtoError::BareCr);
+    }
+    if memchr(b':', &content[at..]).is_some() {
+        Err(ProtoError::BadFieldName)
+    } else {
+        Err(ProtoError::MissingColon)
+    }
+}
+
+/// The first byte that may not stand in a field value: a control other
+/// than HTAB (CR and LF included), or DEL.
+fn find_control(s: &[u8]) -> Option<usize> {
+    let mut base = 0;
+    let mut words = s.chunks_exact(8);
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        if !is_field_value_word(x) {
+            if let Some(i) = word.iter().position(|&b| !FIELD_VALUE[b as usize]) {
+                return Some(base + i);
+            }
+        }
+        base += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| !FIELD_VALUE[b as usize])
+        .map(|i| base + i)
 }
 
 #[cfg(test)]

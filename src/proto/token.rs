@@ -42,6 +42,61 @@ pub static REG_NAME: [bool; 256] = byte_table!(b => b.is_ascii_alphanumeric()
 pub static QDTEXT: [bool; 256] = byte_table!(b => b == b'\t' || b == b' ' || b == 0x21
     || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80);
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// True when some byte of `x` below 0x80 is less than `n` (`n` ≤ 0x80).
+/// May also flag a byte just above a flagged one, so a flagged word is
+/// checked again byte by byte.
+const fn has_less(x: u64, n: u8) -> bool {
+    x.wrapping_sub(ONES * n as u64) & !x & HIGHS != 0
+}
+
+/// True when some byte of `x` equals `b`.
+const fn has_byte(x: u64, b: u8) -> bool {
+    let y = x ^ (ONES * b as u64);
+    y.wrapping_sub(ONES) & !y & HIGHS != 0
+}
+
+/// False when some byte of the word may be outside [`FIELD_VALUE`]
+/// (may be false for a word that is fine, never true for one that is not).
+pub fn is_field_value_word(x: u64) -> bool {
+    !(has_less(x, 0x20) || has_byte(x, 0x7f))
+}
+
+/// True when every byte is allowed in a field value ([`FIELD_VALUE`]):
+/// eight bytes at a time, byte by byte only where a word looks suspicious.
+pub fn is_field_value(s: &[u8]) -> bool {
+    let mut words = s.chunks_exact(8);
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        if (has_less(x, 0x20) || has_byte(x, 0x7f))
+            && !word.iter().all(|&b| FIELD_VALUE[b as usize])
+        {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| FIELD_VALUE[b as usize])
+}
+
+/// True when every byte is visible ASCII, `0x21..=0x7e` (a request-target).
+pub fn is_visible_ascii(s: &[u8]) -> bool {
+    let mut words = s.chunks_exact(8);
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        if (x & HIGHS != 0 || has_less(x, 0x21) || has_byte(x, 0x7f))
+            && !word.iter().all(|b| (0x21..=0x7e).contains(b))
+        {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
 /// True when every byte of `s` is a tchar and there is at least one.
 pub fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| TCHAR[b as usize])
@@ -90,6 +145,26 @@ mod tests {
         assert!(TARGET[b'/' as usize] && !TARGET[b'#' as usize] && !TARGET[b' ' as usize]);
         assert!(!TARGET[b'<' as usize] && !TARGET[0x80]);
         assert!(!REG_NAME[b'@' as usize] && !REG_NAME[b':' as usize]);
+    }
+
+    #[test]
+    fn word_checks_agree_with_the_tables() {
+        for b in 0..=255u8 {
+            for pos in 0..11 {
+                let mut s = vec![b'a'; 11];
+                s[pos] = b;
+                assert_eq!(
+                    is_field_value(&s),
+                    FIELD_VALUE[b as usize],
+                    "{b:#x} at {pos}"
+                );
+                assert_eq!(
+                    is_visible_ascii(&s),
+                    (0x21..=0x7e).contains(&b),
+                    "{b:#x} at {pos}"
+                );
+            }
+        }
     }
 
     #[test]
