@@ -223,6 +223,40 @@ pub fn encode_response(coding: Coding, mut response: Response) -> Response {
     }
 }
 
+/// The router's stages after a handler: default fields, then the content
+/// coding chosen before the handler ran (for compressible in-memory bodies
+/// of 1 KiB or more that carry no coding yet).
+pub(crate) fn apply_stages(
+    context: &crate::router::Context,
+    coding: Option<Choice>,
+    mut response: Response,
+) -> Response {
+    for (name, value) in &context.headers {
+        if response.header_value(name).is_none() {
+            response = response.header(name.clone(), value.clone());
+        }
+    }
+    let Some(choice) = coding else {
+        return response;
+    };
+    let compressible = response
+        .header_value("content-type")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .is_some_and(crate::files::mime::compressible);
+    if !compressible || response.header_value("content-encoding").is_some() {
+        return response;
+    }
+    response = response.header("Vary", "Accept-Encoding");
+    match (choice, response.take_payload()) {
+        (Choice::Use(c), Payload::Bytes(body)) if c != Coding::Identity && body.len() >= 1024 => {
+            response
+                .header("Content-Encoding", c.token())
+                .with_payload(Payload::Bytes(compress(c, &body)))
+        }
+        (_, payload) => response.with_payload(payload),
+    }
+}
+
 /// Wraps a handler so its responses are compressed when the client
 /// accepts it: a post-processing stage in front of any handler.
 pub fn compressed(handler: impl Handler) -> impl Handler {

@@ -43,6 +43,6 @@ pub use conn::body::Body;
 pub use error::ProtoError;
 pub use proto::head::{Method, Version};
 pub use request::Request;
-pub use response::{IntoResponse, Payload, Response};
+pub use response::{ChunkSender, ChunkStream, ClientGone, IntoResponse, Payload, Response};
 pub use router::{BoxFuture, Handler, Reply, Router, SyncHandler, sync};
 pub use server::{RunningServer, Server, ShutdownHandle, raise_fd_limit};

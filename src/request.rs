@@ -23,6 +23,7 @@ pub struct Request {
     params: crate::router::Params,
     peer: SocketAddr,
     body: Body,
+    state: Option<crate::router::State>,
 }
 
 impl Request {
@@ -40,7 +41,63 @@ impl Request {
             params: Default::default(),
             peer,
             body,
+            state: None,
         }
+    }
+
+    pub(crate) fn set_state(&mut self, state: Option<crate::router::State>) {
+        self.state = state;
+    }
+
+    /// The state shared by the router ([`Router::with_state`](crate::Router::with_state)),
+    /// if it is of type `T`.
+    pub fn state<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
+        self.state.as_deref()?.downcast_ref()
+    }
+
+    /// The query's `name=value` pairs, percent-decoded (`+` as a space);
+    /// bytes that do not form UTF-8 are replaced.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        let decode = |s: &str| {
+            let bytes = s.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'+' => out.push(b' '),
+                    b'%' if i + 2 < bytes.len() => {
+                        let hex = |b: u8| crate::proto::token::hex_value(b);
+                        match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                            (Some(h), Some(l)) => {
+                                out.push(h << 4 | l);
+                                i += 2;
+                            }
+                            _ => out.push(b'%'),
+                        }
+                    }
+                    b => out.push(b),
+                }
+                i += 1;
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        self.query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v)) => (decode(k), decode(v)),
+                None => (decode(pair), String::new()),
+            })
+            .collect()
+    }
+
+    /// The first query value of `name`, decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     pub(crate) fn set_params(&mut self, params: crate::router::Params) {

@@ -36,12 +36,63 @@ pub enum Payload {
         /// The bytes after the last part.
         closing: Bytes,
     },
+    /// Chunks produced while the response is being sent, of unknown total
+    /// length: sent with the chunked coding (or until close to HTTP/1.0).
+    Stream(ChunkStream),
 }
 
+/// The receiving end of a streamed body; see [`Response::stream`].
+#[derive(Debug)]
+pub struct ChunkStream(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl ChunkStream {
+    /// The next chunk, `None` once the sender is gone.
+    pub async fn next(&mut self) -> Option<Bytes> {
+        self.0.recv().await
+    }
+}
+
+/// The sending end of a streamed body. Dropping it ends the body.
+#[derive(Debug, Clone)]
+pub struct ChunkSender(tokio::sync::mpsc::Sender<Bytes>);
+
+impl ChunkSender {
+    /// Sends one chunk; waits while the client is slow (at most a few
+    /// chunks are buffered). An error means the client is gone.
+    pub async fn send(&self, chunk: impl Into<Bytes>) -> Result<(), ClientGone> {
+        let chunk = chunk.into();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.0.send(chunk).await.map_err(|_| ClientGone)
+    }
+}
+
+/// The client of a streamed response went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientGone;
+
+impl std::fmt::Display for ClientGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the client went away")
+    }
+}
+
+impl std::error::Error for ClientGone {}
+
 impl Payload {
-    /// The length in bytes.
+    /// The length in bytes, if known before sending.
+    pub fn known_len(&self) -> Option<u64> {
+        match self {
+            Payload::Stream(_) => None,
+            other => Some(other.len()),
+        }
+    }
+
+    /// The length in bytes (0 for a stream, whose length is not known).
     pub fn len(&self) -> u64 {
         match self {
+            Payload::Stream(_) => 0,
             Payload::Empty => 0,
             Payload::Bytes(b) => b.len() as u64,
             Payload::File { len, .. } => *len,
@@ -114,6 +165,62 @@ impl Response {
                 offset: 0,
                 len,
             })
+    }
+
+    /// `200 OK` with a JSON body (the caller provides the JSON text).
+    pub fn json(body: impl Into<Bytes>) -> Response {
+        Response::bytes("application/json", body)
+    }
+
+    /// A redirect (301, 302, 303, 307 or 308) to `location`.
+    pub fn redirect(status: u16, location: impl Into<Bytes>) -> Response {
+        Response::new(status).header("Location", location)
+    }
+
+    /// `200 OK` with the file at `path`, its type from the extension.
+    pub fn file_at(path: impl AsRef<std::path::Path>) -> std::io::Result<Response> {
+        let path = path.as_ref();
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let content_type = crate::files::mime::content_type(&path.to_string_lossy());
+        Ok(Response::ok()
+            .header("Content-Type", content_type)
+            .with_payload(Payload::File {
+                file,
+                offset: 0,
+                len: meta.len(),
+            }))
+    }
+
+    /// `200 OK` whose body is produced while it is sent: send chunks on the
+    /// returned sender (from a spawned task) and drop it to end the body.
+    ///
+    /// ```no_run
+    /// use barehttp::{Request, Response};
+    /// async fn ticks(_req: Request) -> Response {
+    ///     let (response, tx) = Response::stream("text/plain");
+    ///     tokio::spawn(async move {
+    ///         for i in 0..3 {
+    ///             if tx.send(format!("tick {i}\n")).await.is_err() {
+    ///                 break;
+    ///             }
+    ///         }
+    ///     });
+    ///     response
+    /// }
+    /// ```
+    pub fn stream(content_type: &'static str) -> (Response, ChunkSender) {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let response = Response::ok()
+            .header("Content-Type", content_type)
+            .with_payload(Payload::Stream(ChunkStream(rx)));
+        (response, ChunkSender(tx))
     }
 
     /// An error status with its reason as a one-line text body.

@@ -2,6 +2,8 @@
 //! `{*rest}`, and the automatic answers: 404, 405 with `Allow`, OPTIONS,
 //! HEAD served by GET, and 501 for methods no route knows.
 
+use std::any::Any;
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -86,6 +88,22 @@ struct Route {
     methods: Vec<(Method, Arc<dyn Handler>)>,
     /// Serves every method the route has no handler of its own for.
     any: Option<Arc<dyn Handler>>,
+    /// State and stages of the router this route came from when nested.
+    origin: Option<Arc<Context>>,
+}
+
+/// Shared application state, as handlers see it through `Request::state`.
+pub(crate) type State = Arc<dyn Any + Send + Sync>;
+
+/// What a router adds around its handlers: state, and the stages applied
+/// to every response after the handler ran.
+#[derive(Clone, Default)]
+pub(crate) struct Context {
+    pub state: Option<State>,
+    /// Content-code compressible responses the client accepts.
+    pub compress: bool,
+    /// Fields added to every response that does not set them itself.
+    pub headers: Vec<(Cow<'static, str>, bytes::Bytes)>,
 }
 
 /// Path parameters found by a match: name and byte range in the path.
@@ -93,7 +111,7 @@ pub(crate) type Params = crate::inline::InlineVec<(Option<Arc<str>>, (usize, usi
 
 /// What the router found for a request.
 pub(crate) enum Dispatch<'a> {
-    Handler(&'a Arc<dyn Handler>, Params),
+    Handler(&'a Arc<dyn Handler>, Params, &'a Context),
     NotFound,
     MethodNotAllowed(String),
     Options(String),
@@ -112,6 +130,7 @@ pub(crate) enum Dispatch<'a> {
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
+    context: Context,
 }
 
 impl std::fmt::Debug for Router {
@@ -147,6 +166,7 @@ impl Router {
                 pattern: segments,
                 methods: vec![(method, handler)],
                 any: None,
+                origin: None,
             }),
         }
         self
@@ -167,7 +187,63 @@ impl Router {
                 pattern: segments,
                 methods: Vec::new(),
                 any: Some(handler),
+                origin: None,
             }),
+        }
+        self
+    }
+
+    /// Shares `state` with every handler of this router, through
+    /// [`Request::state`](crate::Request::state).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use barehttp::{Request, Router, sync};
+    /// struct Hits(AtomicU64);
+    /// let router = Router::new()
+    ///     .with_state(Hits(AtomicU64::new(0)))
+    ///     .get("/", sync(|req: Request| {
+    ///         let hits = req.state::<Hits>().unwrap();
+    ///         format!("{}\n", hits.0.fetch_add(1, Ordering::Relaxed) + 1)
+    ///     }));
+    /// ```
+    pub fn with_state<T: Any + Send + Sync>(mut self, state: T) -> Router {
+        self.context.state = Some(Arc::new(state));
+        self
+    }
+
+    /// Compresses (gzip or Brotli, as the client accepts) the in-memory
+    /// bodies of compressible types, 1 KiB or larger, that this router's
+    /// handlers return. Off by default.
+    pub fn compress(mut self, on: bool) -> Router {
+        self.context.compress = on;
+        self
+    }
+
+    /// Adds a field to every response of this router that does not set it.
+    pub fn default_header(mut self, name: &'static str, value: impl Into<bytes::Bytes>) -> Router {
+        self.context
+            .headers
+            .push((Cow::Borrowed(name), value.into()));
+        self
+    }
+
+    /// Mounts `child` under `prefix`: its routes answer at `prefix` + their
+    /// pattern and keep the child's state and stages.
+    pub fn nest(mut self, prefix: &str, child: Router) -> Router {
+        let prefix = prefix.trim_end_matches('/');
+        let prefix = if prefix.is_empty() {
+            Vec::new()
+        } else {
+            parse_pattern(prefix)
+        };
+        let origin = Arc::new(child.context);
+        for mut route in child.routes {
+            let mut pattern = prefix.clone();
+            pattern.extend(route.pattern);
+            route.pattern = pattern;
+            route.origin = route.origin.or_else(|| Some(origin.clone()));
+            self.routes.push(route);
         }
         self
     }
@@ -201,7 +277,8 @@ impl Router {
                 continue;
             };
             if let Some(handler) = pick(route, method) {
-                return Dispatch::Handler(handler, params);
+                let context = route.origin.as_deref().unwrap_or(&self.context);
+                return Dispatch::Handler(handler, params, context);
             }
             if !self.knows(method) {
                 return Dispatch::NotImplemented;

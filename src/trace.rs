@@ -206,6 +206,10 @@ impl Flow {
     fn sent_body(&mut self) -> Phase {
         match self.expected.pop_front() {
             Some(0) => Phase::Head,
+            Some(u64::MAX) => {
+                self.window = 0x0d0a;
+                Phase::Chunked
+            }
             Some(n) => Phase::Body(n),
             None => Phase::UntilClose,
         }

@@ -236,6 +236,29 @@ impl Body {
         }
     }
 
+    /// Streams the body into the file at `path`, atomically: it is written
+    /// to a temporary file in the same directory, `fsync`ed and renamed over
+    /// `path` only once complete. Returns true when the file is new.
+    pub async fn save(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<bool, crate::files::FileError> {
+        let path = path.as_ref();
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        let name =
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .ok_or(crate::files::FileError::Conflict(
+                    "a UTF-8 file name is needed",
+                ))?;
+        let root = crate::files::FileRoot::open(dir).map_err(crate::files::FileError::Io)?;
+        root.upload(name, self, crate::files::UploadOptions::default())
+            .await
+    }
+
     /// The whole body in memory; 413 if it is longer than `limit` bytes.
     pub async fn read_to_end(&mut self, limit: usize) -> Result<Bytes, ProtoError> {
         if self.declared.is_some_and(|n| n > limit as u64) {

@@ -343,8 +343,15 @@ impl Connection {
             return (Response::ok().header("Allow", router.allow_all()), false);
         }
         match router.find(req.method(), req.path()) {
-            Dispatch::Handler(handler, params) => {
+            Dispatch::Handler(handler, params, context) => {
                 req.set_params(params);
+                req.set_state(context.state.clone());
+                let coding = context.compress.then(|| {
+                    crate::coding::choose(
+                        req.header_values("accept-encoding"),
+                        crate::coding::Coding::available(),
+                    )
+                });
                 let answered =
                     match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
                         Ok(Reply::Ready(response)) => Ok(response),
@@ -352,7 +359,10 @@ impl Connection {
                         Err(_) => Err(()),
                     };
                 match answered {
-                    Ok(response) => (response, false),
+                    Ok(response) => (
+                        crate::coding::apply_stages(context, coding, response),
+                        false,
+                    ),
                     Err(()) => {
                         log::error!("{}: handler panicked", self.peer);
                         (Response::error(500, "the handler failed"), true)
@@ -414,7 +424,7 @@ async fn write_response(
     close: bool,
 ) -> Written {
     let payload = response.take_payload();
-    let framing = framing::response_body(is_head, response.status(), version, Some(payload.len()));
+    let framing = framing::response_body(is_head, response.status(), version, payload.known_len());
     let closes = close || framing.closes();
     let connection = if closes {
         ConnectionField::Close
@@ -432,7 +442,10 @@ async fn write_response(
     io.prepare_write();
     let sent = if send { payload.len() } else { 0 };
     if let Some(trace) = io.trace() {
-        trace.expect_body(sent);
+        trace.expect_body(match payload {
+            Payload::Stream(_) if send => u64::MAX,
+            _ => sent,
+        });
     }
     write_head(
         &mut io.wbuf,
@@ -458,6 +471,7 @@ async fn write_response(
             parts,
             closing,
         } => send_ranges(io, &file, &parts, &closing).await,
+        Payload::Stream(stream) => send_stream(io, stream, framing == ResponseBody::Chunked).await,
     };
     let result = match result {
         Ok(()) if closes || io.wbuf.len() > BATCH_LIMIT || io.rbuf.is_empty() => io.flush().await,
@@ -482,6 +496,27 @@ async fn send_ranges(
         io.send_file(file, *offset, *len).await?;
     }
     io.wbuf.extend_from_slice(closing);
+    Ok(())
+}
+
+/// A streamed body: each chunk is written as it comes, chunk-coded or raw.
+async fn send_stream(
+    io: &mut Io,
+    mut stream: crate::response::ChunkStream,
+    chunked: bool,
+) -> std::io::Result<()> {
+    io.flush().await?;
+    while let Some(chunk) = stream.next().await {
+        if chunked {
+            crate::proto::encode::write_chunk(&mut io.wbuf, &chunk);
+        } else {
+            io.wbuf.extend_from_slice(&chunk);
+        }
+        io.flush().await?;
+    }
+    if chunked {
+        io.wbuf.extend_from_slice(crate::proto::encode::LAST_CHUNK);
+    }
     Ok(())
 }
 
