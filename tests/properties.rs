@@ -24,7 +24,7 @@ fn config() -> ProptestConfig {
     ProptestConfig {
         // Nothing is written next to the tests: a failure prints its input.
         failure_persistence: None,
-        ..ProptestConfig::with_cases(30000)
+        ..ProptestConfig::with_cases(256)
     }
 }
 
@@ -716,15 +716,6 @@ proptest! {
     /// fast one may reject a line that cannot, before it ends).
     #[test]
     fn parser_agrees_with_the_naive_reference(buf in differential_input()) {
-        {
-            use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-            static C: [AtomicUsize; 4] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
-            for cut in 0..=buf.len() {
-            let i = match naive(&buf[..cut]) { Naive::Partial => 0, Naive::Unviable => 1, Naive::Reject => 2, Naive::Complete(..) => 3 };
-            C[i].fetch_add(1, Relaxed);
-            }
-            if C[3].load(Relaxed) % 500 == 0 { eprintln!("stats partial/unviable/reject/complete {:?}", C.iter().map(|c| c.load(Relaxed)).collect::<Vec<_>>()); }
-        }
         for cut in 0..=buf.len() {
             let input = &buf[..cut];
             let (fast, naive) = (fast(input), naive(input));
