@@ -67,24 +67,24 @@ thread_local! {
     static PENDING: RefCell<(Vec<u8>, Option<Arc<Sink>>)> = const { RefCell::new((Vec::new(), None)) };
 }
 
-/// What is logged of a request, taken from its head before the handler
-/// consumes it.
+/// What is logged of a request: views of its head, taken before the
+/// handler consumes it (no copy).
 #[derive(Debug)]
 pub struct Entry {
-    method: String,
-    target: String,
+    method: bytes::Bytes,
+    target: bytes::Bytes,
     version: &'static str,
-    referer: String,
-    user_agent: String,
+    referer: Option<bytes::Bytes>,
+    user_agent: Option<bytes::Bytes>,
 }
 
 impl Entry {
     /// The loggable parts of a request head.
     pub fn of(head: &RequestHead) -> Entry {
-        let field = |name| head.value(name).map_or_else(|| "-".to_string(), escape);
+        let field = |name| head.value(name).map(|v| head.bytes.slice_ref(v));
         Entry {
-            method: escape(head.method.as_str().as_bytes()),
-            target: escape(head.target()),
+            method: bytes::Bytes::copy_from_slice(head.method.as_str().as_bytes()),
+            target: head.bytes.slice_ref(head.target()),
             version: head.version.as_str(),
             referer: field("referer"),
             user_agent: field("user-agent"),
@@ -94,13 +94,18 @@ impl Entry {
     /// A request rejected before its head could be read.
     pub fn unreadable() -> Entry {
         Entry {
-            method: "-".into(),
-            target: "-".into(),
+            method: bytes::Bytes::from_static(b"-"),
+            target: bytes::Bytes::from_static(b"-"),
             version: "-",
-            referer: "-".into(),
-            user_agent: "-".into(),
+            referer: None,
+            user_agent: None,
         }
     }
+}
+
+/// A value for a JSON log line (bytes that are not UTF-8 replaced).
+fn json(value: &[u8]) -> String {
+    crate::text::json_string(&String::from_utf8_lossy(value))
 }
 
 /// Escapes a value for a log line: `"` and `\` with a backslash, control
@@ -137,33 +142,28 @@ pub fn record(
         }
         *current = Some(sink.clone());
         let micros = took.as_micros();
+        let (method, target, version) = (escape(&entry.method), escape(&entry.target), entry.version);
+        let or_dash = |v: &Option<bytes::Bytes>| v.as_deref().map_or_else(|| "-".to_string(), escape);
         let line = match sink.format {
             Format::Common => format!(
-                "{} - - [{}] \"{} {} {}\" {status} {bytes}\n",
+                "{} - - [{}] \"{method} {target} {version}\" {status} {bytes}\n",
                 peer.ip(),
-                clf_now(),
-                entry.method,
-                entry.target,
-                entry.version
+                clf_now()
             ),
             Format::Combined => format!(
-                "{} - - [{}] \"{} {} {}\" {status} {bytes} \"{}\" \"{}\" {micros}\n",
+                "{} - - [{}] \"{method} {target} {version}\" {status} {bytes} \"{}\" \"{}\" {micros}\n",
                 peer.ip(),
                 clf_now(),
-                entry.method,
-                entry.target,
-                entry.version,
-                entry.referer,
-                entry.user_agent
+                or_dash(&entry.referer),
+                or_dash(&entry.user_agent)
             ),
             Format::Json => format!(
-                "{{\"time\":\"{}\",\"peer\":\"{peer}\",\"method\":\"{}\",\"target\":\"{}\",\"version\":\"{}\",\"status\":{status},\"bytes\":{bytes},\"duration_us\":{micros},\"referer\":\"{}\",\"user_agent\":\"{}\"}}\n",
+                "{{\"time\":\"{}\",\"peer\":\"{peer}\",\"method\":{},\"target\":{},\"version\":\"{version}\",\"status\":{status},\"bytes\":{bytes},\"duration_us\":{micros},\"referer\":{},\"user_agent\":{}}}\n",
                 clf_now(),
-                entry.method,
-                entry.target,
-                entry.version,
-                entry.referer,
-                entry.user_agent
+                json(&entry.method),
+                json(&entry.target),
+                entry.referer.as_deref().map_or_else(|| "null".to_string(), json),
+                entry.user_agent.as_deref().map_or_else(|| "null".to_string(), json),
             ),
         };
         buf.extend_from_slice(line.as_bytes());

@@ -76,6 +76,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+mod text;
 pub mod trace;
 
 pub use config::{Config, ConfigError};

@@ -154,43 +154,39 @@ impl Router {
     /// (possibly empty). Patterns are written by the programmer, so a
     /// malformed one panics here, at start-up.
     pub fn route(mut self, method: Method, pattern: &str, handler: impl Handler) -> Router {
-        let segments = parse_pattern(pattern);
-        let handler: Arc<dyn Handler> = Arc::new(handler);
-        match self
-            .routes
-            .iter_mut()
-            .find(|r| same_pattern(&r.pattern, &segments))
-        {
-            Some(route) => route.methods.push((method, handler)),
-            None => self.routes.push(Route {
-                pattern: segments,
-                methods: vec![(method, handler)],
-                any: None,
-                origin: None,
-            }),
-        }
+        self.entry(pattern)
+            .methods
+            .push((method, Arc::new(handler)));
         self
     }
 
     /// Adds a handler for every method on `pattern` (those without a
     /// handler of their own), unknown methods included.
     pub fn any(mut self, pattern: &str, handler: impl Handler) -> Router {
-        let segments = parse_pattern(pattern);
-        let handler: Arc<dyn Handler> = Arc::new(handler);
-        match self
-            .routes
-            .iter_mut()
-            .find(|r| same_pattern(&r.pattern, &segments))
-        {
-            Some(route) => route.any = Some(handler),
-            None => self.routes.push(Route {
-                pattern: segments,
-                methods: Vec::new(),
-                any: Some(handler),
-                origin: None,
-            }),
-        }
+        self.entry(pattern).any = Some(Arc::new(handler));
         self
+    }
+
+    /// The route for `pattern`, made if there is none yet.
+    fn entry(&mut self, pattern: &str) -> &mut Route {
+        let segments = parse_pattern(pattern);
+        let index = match self
+            .routes
+            .iter()
+            .position(|r| same_pattern(&r.pattern, &segments))
+        {
+            Some(i) => i,
+            None => {
+                self.routes.push(Route {
+                    pattern: segments,
+                    methods: Vec::new(),
+                    any: None,
+                    origin: None,
+                });
+                self.routes.len() - 1
+            }
+        };
+        &mut self.routes[index]
     }
 
     /// Shares `state` with every handler of this router, through

@@ -23,6 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use crate::text::json_string;
+
 /// Body bytes shown of one message (head bytes are always shown in full).
 pub const DEFAULT_BODY_BYTES: usize = 1024;
 
@@ -428,22 +430,6 @@ fn hex_lines(out: &mut String, data: &[u8]) {
         }
         out.push('\n');
     }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Standard base64 with padding (RFC 4648 §4).
