@@ -123,7 +123,7 @@ impl Payload {
 #[derive(Debug)]
 pub struct Response {
     status: u16,
-    fields: crate::inline::InlineVec<(Cow<'static, str>, Bytes), 6>,
+    fields: crate::inline::InlineVec<(Cow<'static, str>, Bytes), 4>,
     payload: Payload,
     close: bool,
 }

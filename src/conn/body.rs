@@ -181,7 +181,7 @@ pub(crate) struct Lent {
 }
 
 /// The connection's slot that a dropped body returns its [`Lent`] parts to.
-pub(crate) type Home = Arc<Mutex<Option<Lent>>>;
+pub(crate) type Home = Arc<Mutex<Option<Box<Lent>>>>;
 
 /// A request body, read as a stream of chunks.
 ///
@@ -191,7 +191,8 @@ pub(crate) type Home = Arc<Mutex<Option<Lent>>>;
 /// that refuses a request without reading its body never invites it.
 #[derive(Debug, Default)]
 pub struct Body {
-    lent: Option<Lent>,
+    /// Boxed, so a request without a body carries only a null pointer.
+    lent: Option<Box<Lent>>,
     home: Option<Home>,
     declared: Option<u64>,
 }
@@ -204,7 +205,7 @@ impl Body {
 
     pub(crate) fn lend(lent: Lent, home: Home, declared: Option<u64>) -> Body {
         Body {
-            lent: Some(lent),
+            lent: Some(Box::new(lent)),
             home: Some(home),
             declared,
         }
@@ -293,6 +294,9 @@ fn check_len(body: Bytes, limit: usize) -> Result<Bytes, ProtoError> {
 
 impl Drop for Body {
     fn drop(&mut self) {
+        if self.lent.is_none() {
+            return;
+        }
         if let (Some(lent), Some(home)) = (self.lent.take(), self.home.take()) {
             *home.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(lent);
         }

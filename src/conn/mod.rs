@@ -174,9 +174,10 @@ impl Connection {
         } else {
             config.keep_alive_timeout
         };
-        let idle_deadline = Instant::now() + idle;
-        // The header timeout runs from the first byte: a slow drip cannot extend it.
-        let mut started = (!io.rbuf.is_empty()).then(Instant::now);
+        // The header timeout runs from the first byte: a slow drip cannot
+        // extend it. Clocks are read only when the connection must wait, so
+        // pipelined requests already buffered cost no clock reads.
+        let mut started: Option<Instant> = None;
         let mut scanned = 0;
         loop {
             // Parse again only when a line has ended since the last try.
@@ -198,6 +199,9 @@ impl Connection {
             if io.rbuf.len() > config.max_header_bytes {
                 return Err(oversized_head_error(&io.rbuf));
             }
+            if started.is_none() && !io.rbuf.is_empty() {
+                started = Some(Instant::now());
+            }
             let read = match started {
                 Some(t) => io.read_more(t + config.header_timeout).await,
                 None => {
@@ -210,7 +214,7 @@ impl Connection {
                     }
                     access_log::flush();
                     tokio::select! {
-                        r = io.wait_idle(idle_deadline) => r,
+                        r = io.wait_idle(Instant::now() + idle) => r,
                         _ = self.shutdown.changed() => {
                             io.closing("server shutting down");
                             return Ok(None);
@@ -245,7 +249,7 @@ impl Connection {
                 return Flow::Close;
             }
         };
-        let started = Instant::now();
+        let started = self.shared.log.is_some().then(Instant::now);
         let version = head.version;
         let is_head = head.method == Method::Head;
         let mut keep_alive = wants_keep_alive(&head);
@@ -275,7 +279,7 @@ impl Connection {
         let close = !keep_alive || response.wants_close() || *self.shutdown.borrow();
         let written = write_response(&mut io, &mut response, is_head, version, close).await;
         if let (Some(sink), Some(entry)) = (&self.shared.log, &log_entry) {
-            let took = started.elapsed();
+            let took = started.map(|t| t.elapsed()).unwrap_or_default();
             access_log::record(
                 sink,
                 self.peer,
@@ -323,7 +327,8 @@ impl Connection {
     /// left of it. The flag is false when the connection cannot go on.
     async fn reclaim_body(&mut self) -> Option<(Io, bool)> {
         let home = self.home.as_ref()?;
-        let Lent { mut io, mut reader } = home.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+        let lent = home.lock().unwrap_or_else(|p| p.into_inner()).take()?;
+        let Lent { mut io, mut reader } = *lent;
         if let Some(e) = reader.failed() {
             log::warn!("{}: {e}", self.peer);
             return Some((io, false));

@@ -140,7 +140,7 @@ pub struct RequestHead {
 
 /// The field lines of a head: the first 16 inline, so a typical request
 /// needs no allocation for them.
-pub type Fields = crate::inline::InlineVec<Field, 16>;
+pub type Fields = crate::inline::InlineVec<Field, 8>;
 
 impl RequestHead {
     /// The raw request-target.
