@@ -144,7 +144,8 @@ pub fn decode_path(raw: &[u8]) -> Result<Cow<'_, str>, ProtoError> {
         let mut i = 0;
         while i < raw.len() {
             if raw[i] == b'%' {
-                let b = hex_value(raw[i + 1]).zip(hex_value(raw[i + 2]));
+                let digit = |at: usize| raw.get(at).copied().and_then(hex_value);
+                let b = digit(i + 1).zip(digit(i + 2));
                 let b = b.map(|(h, l)| h << 4 | l).ok_or(ProtoError::BadTarget)?;
                 if b == b'/' || b == 0 {
                     return Err(ProtoError::EncodedSeparator);
@@ -284,6 +285,12 @@ mod tests {
         assert_eq!(decode_path(b"/a%2Fb"), Err(ProtoError::EncodedSeparator));
         assert_eq!(decode_path(b"/a%00"), Err(ProtoError::EncodedSeparator));
         assert_eq!(decode_path(b"/%ff"), Err(ProtoError::BadTarget));
+        assert_eq!(
+            decode_path(b"/%"),
+            Err(ProtoError::BadTarget),
+            "unchecked input never panics"
+        );
+        assert_eq!(decode_path(b"/%4"), Err(ProtoError::BadTarget));
         assert!(matches!(
             decode_path(b"/plain/path").unwrap(),
             Cow::Borrowed(_)
