@@ -253,6 +253,7 @@ impl Connection {
         let version = head.version;
         let is_head = head.method == Method::Head;
         let mut keep_alive = wants_keep_alive(&head);
+        let client_closes = !keep_alive;
         let log_entry = self
             .shared
             .log
@@ -292,7 +293,14 @@ impl Connection {
         if written.closes || written.failed {
             if !written.failed {
                 io.closing("server closed after the response (Connection: close)");
-                io.close_gracefully(LINGER).await;
+                // A client that asked to close and whose request was read
+                // whole needs no lingering; anything else gets it.
+                let linger = if client_closes && io.rbuf.is_empty() {
+                    Duration::ZERO
+                } else {
+                    LINGER
+                };
+                io.close_gracefully(linger).await;
             }
             return Flow::Close;
         }
