@@ -77,6 +77,14 @@ pub struct Cli {
     /// Largest body held in memory, as `POST /` does (413 past it).
     #[arg(long, env = "BAREHTTP_MAX_BUFFERED_BODY_BYTES", value_name = "N", default_value_t = 8 << 20)]
     pub max_buffered_body_bytes: usize,
+    /// Answers to pipelined requests batched into one write at most.
+    #[arg(
+        long,
+        env = "BAREHTTP_MAX_PIPELINED",
+        value_name = "N",
+        default_value_t = 64
+    )]
+    pub max_pipelined: usize,
     /// Bytes of chunk extensions allowed on one chunk (400 past it).
     #[arg(
         long,
@@ -201,6 +209,7 @@ impl Cli {
         config.max_target_bytes = self.max_target_bytes;
         config.max_body_bytes = self.max_body_bytes;
         config.max_buffered_body_bytes = self.max_buffered_body_bytes;
+        config.max_pipelined = self.max_pipelined;
         config.chunked.max_extension_bytes = self.max_chunk_extension_bytes;
         config.chunked.max_trailer_bytes = self.max_trailer_bytes;
         config.header_timeout = seconds("header-timeout", self.header_timeout)?;

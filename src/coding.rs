@@ -349,6 +349,16 @@ mod tests {
         assert_eq!(out, text);
     }
 
+    #[cfg(feature = "zstd")]
+    #[test]
+    fn zstd_is_offered_and_round_trips() {
+        let text = b"zstd zstd zstd zstd ".repeat(100);
+        let packed = compress(Coding::Zstd, &text);
+        assert_eq!(zstd::bulk::decompress(&packed, text.len()).unwrap(), text);
+        let pick = choose([&b"zstd, gzip;q=0.5"[..]].into_iter(), Coding::available());
+        assert_eq!(pick, Choice::Use(Coding::Zstd));
+    }
+
     #[test]
     fn gzip_round_trips() {
         use std::io::Read;

@@ -34,6 +34,11 @@ pub struct Config {
     /// Body bytes a handler left unread that are read and discarded to keep
     /// the connection; past this the connection is closed instead.
     pub max_drain_bytes: u64,
+    /// Answers to pipelined requests held for one batched write; the
+    /// write goes out when this many are waiting (or 64 KiB, or no complete
+    /// request is left to read). Requests beyond are not read until then,
+    /// so a client cannot queue unbounded work.
+    pub max_pipelined: usize,
     /// Limits on chunk extensions and trailers.
     pub chunked: ChunkedLimits,
     /// Time allowed for a whole request head once it starts (408).
@@ -89,6 +94,7 @@ impl Default for Config {
             max_body_bytes: 1 << 30,
             max_buffered_body_bytes: 8 << 20,
             max_drain_bytes: 1 << 20,
+            max_pipelined: 64,
             chunked: ChunkedLimits::default(),
             header_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(60),
@@ -132,6 +138,7 @@ impl Config {
             ("max-header-bytes", self.max_header_bytes),
             ("max-headers", self.max_headers),
             ("max-target-bytes", self.max_target_bytes),
+            ("max-pipelined", self.max_pipelined),
         ];
         for (name, value) in positive {
             if value == 0 {

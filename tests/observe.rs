@@ -308,3 +308,41 @@ fn access_log_values_are_escaped_and_formats_parse() {
         "{logged}"
     );
 }
+
+#[test]
+fn pipelined_answers_are_batched_but_never_more_than_the_limit() {
+    let dir = Scratch::new("batch");
+    let path = dir.path().join("trace.jsonl");
+    let (child, addr) = spawn(&[
+        "--quiet",
+        "--max-pipelined",
+        "4",
+        "--trace-file",
+        path.to_str().unwrap(),
+    ]);
+    let mut s = connect(addr);
+    let batch: Vec<u8> = (0..40)
+        .flat_map(|i| format!("GET /echo/{i} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes())
+        .collect();
+    s.write_all(&batch).unwrap();
+    let replies = read_replies(&mut s, 40, &[]);
+    let texts: Vec<String> = replies.iter().map(Reply::text).collect();
+    assert_eq!(texts, (0..40).map(|i| i.to_string()).collect::<Vec<_>>());
+    drop(s);
+    std::thread::sleep(Duration::from_millis(200));
+    stop(child);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let per_write: Vec<usize> = text
+        .lines()
+        .filter(|l| json_field(l, "event") == Some("send"))
+        .map(|l| {
+            let bytes = unbase64(json_field(l, "base64").unwrap());
+            bytes.windows(12).filter(|w| w == b"HTTP/1.1 200").count()
+        })
+        .collect();
+    assert!(per_write.iter().all(|&n| n <= 4), "{per_write:?}");
+    assert!(
+        per_write.iter().any(|&n| n > 1),
+        "answers are batched: {per_write:?}"
+    );
+}

@@ -126,6 +126,7 @@ pub(crate) async fn serve(
         shared,
         shutdown,
         served: 0,
+        batched: 0,
     };
     conn.run().await;
     access_log::flush();
@@ -140,6 +141,8 @@ struct Connection {
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
     served: u64,
+    /// Responses waiting in the write buffer.
+    batched: usize,
 }
 
 impl Connection {
@@ -278,7 +281,18 @@ impl Connection {
         let mut io = io.expect("reclaimed above");
         // Checked only now: a shutdown may have begun while the handler ran.
         let close = !keep_alive || response.wants_close() || *self.shutdown.borrow();
-        let written = write_response(&mut io, &mut response, is_head, version, close).await;
+        let mut written = write_response(&mut io, &mut response, is_head, version, close).await;
+        // Answers to pipelined requests are batched into one write, but
+        // never more than `max_pipelined` of them.
+        self.batched = if io.wbuf.is_empty() {
+            0
+        } else {
+            self.batched + 1
+        };
+        if self.batched >= self.shared.config.max_pipelined && !written.failed {
+            written.failed = io.flush().await.is_err();
+            self.batched = 0;
+        }
         if let (Some(sink), Some(entry)) = (&self.shared.log, &log_entry) {
             let took = started.map(|t| t.elapsed()).unwrap_or_default();
             access_log::record(
