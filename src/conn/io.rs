@@ -13,15 +13,16 @@ use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::trace::Trace;
 
-/// The read buffer's first size: a typical request head fits many times.
-const FIRST_READ: usize = 4 * 1024;
+/// The read buffer's first size: a typical request head fits. Kept small
+/// because many idle connections each hold one until it is released.
+const FIRST_READ: usize = 2 * 1024;
 
 /// How much spare room the read buffer gets when it runs low, for bodies
 /// and large heads.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// The write buffer's first size: a response head and a small body.
-const FIRST_WRITE: usize = 1024;
+const FIRST_WRITE: usize = 512;
 
 /// An idle connection keeps its buffers this long before releasing them.
 const IDLE_RELEASE: Duration = Duration::from_millis(500);
