@@ -9,7 +9,7 @@
 
 use barehttp::ProtoError;
 use barehttp::Version;
-use barehttp::proto::chunked::{Chunk, ChunkedDecoder, ChunkedLimits, decode_all};
+use barehttp::proto::chunked::{ChunkedLimits, decode_all, decode_in_pieces};
 use barehttp::proto::parse::{HeadLimits, MAX_LEADING_EMPTY_LINES, Status, parse_head};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
@@ -639,29 +639,7 @@ fn body_spec() -> impl Strategy<Value = BodySpec> {
 /// Feeds `input` to one decoder in pieces ending at `cuts` (ascending) and
 /// at the end, as a connection sees successive reads.
 fn decode_pieces(input: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, Option<usize>), ProtoError> {
-    let mut decoder = ChunkedDecoder::new(ChunkedLimits::default());
-    let mut data = Vec::new();
-    let mut pos = 0;
-    for &end in cuts.iter().chain(std::iter::once(&input.len())) {
-        loop {
-            match decoder.decode(&input[pos..end])? {
-                Chunk::Data { start, end: e } => {
-                    assert!(start <= e && pos + e <= end, "data outside its piece");
-                    data.extend_from_slice(&input[pos + start..pos + e]);
-                    pos += e;
-                }
-                Chunk::NeedMore => {
-                    pos = end;
-                    break;
-                }
-                Chunk::Done(n) => {
-                    assert!(pos + n <= end, "consumed past its piece");
-                    return Ok((data, Some(pos + n)));
-                }
-            }
-        }
-    }
-    Ok((data, None))
+    decode_in_pieces(input, cuts, ChunkedLimits::default())
 }
 
 fn cut_points(len: usize, picks: &[Index]) -> Vec<usize> {

@@ -278,53 +278,60 @@ fn expect(b: u8, want: u8, next: State, err: ProtoError) -> Result<State, ProtoE
     if b == want { Ok(next) } else { Err(err) }
 }
 
-/// Decodes a whole body in one go: the data, and the bytes consumed.
-/// Used by tests and fuzz targets as the reference way to drive a decoder.
+/// Decodes a whole body in one go: the data, and the bytes consumed
+/// (`None` when the body did not end within `input`).
 pub fn decode_all(
     input: &[u8],
+    limits: ChunkedLimits,
+) -> Result<(Vec<u8>, Option<usize>), ProtoError> {
+    decode_in_pieces(input, &[], limits)
+}
+
+/// Decodes `input` fed as successive reads ending at each of `cuts` (in
+/// order) and then at its end, as a connection sees them. The reference
+/// way for tests and fuzz targets to drive a decoder; it panics if the
+/// decoder breaks its own contract (data or a consumed count outside the
+/// piece it was given).
+pub fn decode_in_pieces(
+    input: &[u8],
+    cuts: &[usize],
     limits: ChunkedLimits,
 ) -> Result<(Vec<u8>, Option<usize>), ProtoError> {
     let mut decoder = ChunkedDecoder::new(limits);
     let mut data = Vec::new();
     let mut pos = 0;
-    loop {
-        match decoder.decode(&input[pos..])? {
-            Chunk::Data { start, end } => {
-                data.extend_from_slice(&input[pos + start..pos + end]);
-                pos += end;
+    for &end in cuts.iter().chain(std::iter::once(&input.len())) {
+        let end = end.clamp(pos, input.len());
+        loop {
+            match decoder.decode(&input[pos..end])? {
+                Chunk::Data { start, end: e } => {
+                    assert!(
+                        start < e && pos + e <= end,
+                        "data {start}..{e} outside its piece"
+                    );
+                    data.extend_from_slice(&input[pos + start..pos + e]);
+                    pos += e;
+                }
+                Chunk::NeedMore => {
+                    pos = end;
+                    break;
+                }
+                Chunk::Done(n) => {
+                    assert!(
+                        pos + n <= end && decoder.is_done(),
+                        "consumed past its piece"
+                    );
+                    return Ok((data, Some(pos + n)));
+                }
             }
-            Chunk::NeedMore => return Ok((data, None)),
-            Chunk::Done(n) => return Ok((data, Some(pos + n))),
         }
     }
+    Ok((data, None))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Feeds `input` cut at `cut`, as a connection would see two reads.
-    fn decode_split(input: &[u8], cut: usize) -> Result<(Vec<u8>, Option<usize>), ProtoError> {
-        let mut decoder = ChunkedDecoder::new(ChunkedLimits::default());
-        let mut data = Vec::new();
-        let mut pos = 0;
-        for end in [cut, input.len()] {
-            loop {
-                match decoder.decode(&input[pos..end])? {
-                    Chunk::Data { start, end: e } => {
-                        data.extend_from_slice(&input[pos + start..pos + e]);
-                        pos += e;
-                    }
-                    Chunk::NeedMore => {
-                        pos = end;
-                        break;
-                    }
-                    Chunk::Done(n) => return Ok((data, Some(pos + n))),
-                }
-            }
-        }
-        Ok((data, None))
-    }
 
     #[test]
     fn decodes_whole_and_at_every_split() {
@@ -332,7 +339,11 @@ mod tests {
         let whole = decode_all(body, ChunkedLimits::default()).unwrap();
         assert_eq!(whole, (b"hello 0123456789".to_vec(), Some(body.len() - 4)));
         for cut in 0..=body.len() {
-            assert_eq!(decode_split(body, cut).unwrap(), whole, "cut at {cut}");
+            assert_eq!(
+                decode_in_pieces(body, &[cut], ChunkedLimits::default()).unwrap(),
+                whole,
+                "cut at {cut}"
+            );
         }
     }
 

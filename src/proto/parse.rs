@@ -5,7 +5,7 @@
 use memchr::memchr;
 
 use super::head::{Field, Fields, Method, Span, Version};
-use super::token::{FIELD_VALUE, TCHAR, is_field_value_word, is_token, is_visible_ascii};
+use super::token::{TCHAR, find_non_field_value, is_token, is_visible_ascii};
 use crate::error::ProtoError;
 
 /// At most this many empty lines may precede a request line
@@ -215,7 +215,7 @@ fn field_line(buf: &[u8], start: usize) -> Result<Option<(Field, usize)>, ProtoE
     while v < line.len() && matches!(line[v], b' ' | b'\t') {
         v += 1;
     }
-    let Some(ctl) = find_control(&line[v..]) else {
+    let Some(ctl) = find_non_field_value(&line[v..]) else {
         return Ok(None);
     };
     let end = v + ctl;
@@ -260,29 +260,6 @@ fn name_fault(line: &[u8], at: usize) -> Result<Option<(Field, usize)>, ProtoErr
     } else {
         Err(ProtoError::MissingColon)
     }
-}
-
-/// The first byte that may not stand in a field value: a control other
-/// than HTAB (CR and LF included), or DEL.
-fn find_control(s: &[u8]) -> Option<usize> {
-    let mut base = 0;
-    let mut words = s.chunks_exact(8);
-    for word in words.by_ref() {
-        let x = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
-        if !is_field_value_word(x) {
-            if let Some(i) = word.iter().position(|&b| !FIELD_VALUE[b as usize]) {
-                return Some(base + i);
-            }
-        }
-        base += 8;
-    }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| !FIELD_VALUE[b as usize])
-        .map(|i| base + i)
 }
 
 #[cfg(test)]
