@@ -5,9 +5,11 @@
         Writes DEPTH requests for PATH in one send and expects DEPTH complete
         `200` responses back, in order, on the same connection.
     probe.py close HOST PORT [PATH]
-        Sends one request with `Connection: close` and expects a `200`
-        carrying `Connection: close`, after which the server closes the
-        connection (EOF within 3 s).
+        Sends one request with `Connection: close` and expects a `200` that
+        announces the close (`Connection: close`, or an HTTP/1.0 response
+        without keep-alive), after which the server closes the connection
+        (EOF within 3 s). A server that neither announces nor closes gets a
+        reason starting with "ignores close: ".
 
 Prints "ok" or a reason and exits 0 / 1. Standard library only.
 """
@@ -18,7 +20,10 @@ import time
 
 
 def read_response(sock, buf, deadline):
-    """Parse one response from buf (+ reads). Returns (status, headers, body, rest)."""
+    """Parse one response from buf (+ reads).
+
+    Returns (status, headers, body, rest); headers[":version"] is the
+    status line's HTTP version ("HTTP/1.1")."""
     while b"\r\n\r\n" not in buf:
         buf += recv(sock, deadline)
     head, _, buf = buf.partition(b"\r\n\r\n")
@@ -27,7 +32,7 @@ def read_response(sock, buf, deadline):
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
         raise ValueError("bad status line %r" % lines[0][:80])
     status = int(parts[1])
-    headers = {}
+    headers = {":version": [parts[0].decode("latin-1")]}
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         headers.setdefault(name.strip().lower().decode("latin-1"), []).append(
@@ -89,23 +94,37 @@ def close(host, port, path="/"):
         if status != 200:
             return "status %d" % status
         tokens = [t.strip().lower() for v in headers.get("connection", []) for t in v.split(",")]
-        if "close" not in tokens:
-            return "no 'Connection: close' in the response"
+        # HTTP/1.0 closes by default: no header needed unless it keeps alive.
+        announced = "close" in tokens or (
+            headers[":version"][0] == "HTTP/1.0" and "keep-alive" not in tokens)
         if buf:
             return "stray bytes after the response"
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return "server kept the connection open for 3 s"
-                s.settimeout(left)
-                if not s.recv(65536):
-                    return "ok"
-                return "data after the response"
-        except socket.timeout:
-            return "server kept the connection open for 3 s"
-        except ConnectionResetError:
-            return "ok"  # closed (with a reset): still closed
+        closed = wait_for_close(s, deadline)
+        if closed == "data":
+            return "data after the response"
+        if not announced and closed == "open":
+            return ("ignores close: answered %s without 'Connection: close' and kept "
+                    "the connection open for 3 s" % headers[":version"][0])
+        if not announced:
+            return "no 'Connection: close' in the response (the connection was then closed)"
+        if closed == "open":
+            return "the response says 'Connection: close' but the server kept the connection open for 3 s"
+        return "ok"
+
+
+def wait_for_close(sock, deadline):
+    """"closed" once the server's EOF (or reset) arrives, "open" at the
+    deadline, "data" if more bytes come instead."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return "open"
+    sock.settimeout(left)
+    try:
+        return "data" if sock.recv(65536) else "closed"
+    except socket.timeout:
+        return "open"
+    except ConnectionResetError:
+        return "closed"  # closed with a reset: still closed
 
 
 def main(argv):
