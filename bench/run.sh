@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: barehttp against peer servers (nginx, hyper),
+# End-to-end benchmark: barehttp against peer servers (nginx, hyper, lighttpd),
 # driven by wrk.
 # See bench/README.md. One command: bench/run.sh
 #
@@ -9,10 +9,10 @@
 #   WARMUP=$DURATION  seconds of the one warm-up run per scenario and server
 #   SCENARIOS="..."   subset, space or comma separated (default: all, in order)
 #                     plaintext pipeline echo static-1k static-1m gzip-64k idle close
-#   SERVERS="..."     subset of: barehttp nginx hyper (default: all)
+#   SERVERS="..."     subset of: barehttp nginx hyper lighttpd (default: all)
 #   CONNS=64          wrk connections;  IDLE_CONNS=5000  idle scenario connections
 #   PIPELINE_DEPTH=16 requests per pipelined batch
-#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2 (127.0.0.1)
+#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3 (127.0.0.1)
 #   SERVER_CPU=0 CLIENT_CPU=1   taskset cores of the servers and of wrk
 #   SKIP_BUILD=1      use the binaries already built
 #   KEEP_TMP=1        keep the temp dir (data, server logs, raw records)
@@ -37,7 +37,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 ECHO_TEXT=barehttp-bench-echo
 
 ALL_SCENARIOS=(plaintext pipeline echo static-1k static-1m gzip-64k idle close)
-ALL_SERVERS=(barehttp nginx hyper)
+ALL_SERVERS=(barehttp nginx hyper lighttpd)
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
@@ -93,6 +93,11 @@ install_missing() {
     if selected nginx && ! command -v nginx >/dev/null; then
         nginx_pkg=nginx-light
     fi
+    if selected lighttpd; then
+        command -v lighttpd >/dev/null || need+=(lighttpd)
+        [[ -e /usr/lib/lighttpd/mod_deflate.so ]] || need+=(lighttpd-mod-deflate)
+        [[ -e /usr/lib/lighttpd/mod_magnet.so ]] || need+=(lighttpd-modules-lua)
+    fi
     ((${#need[@]} > 0)) || [[ -n "$nginx_pkg" ]] || return 0
     [[ $(id -u) -eq 0 ]] || die "missing: ${need[*]} $nginx_pkg (run as root to install them with apt-get)"
     log "bench: installing ${need[*]} $nginx_pkg"
@@ -105,7 +110,7 @@ install_missing() {
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
     fi
 }
-[[ ":$PATH:" == *:/usr/sbin:* ]] || PATH=$PATH:/usr/sbin # nginx lives there
+[[ ":$PATH:" == *:/usr/sbin:* ]] || PATH=$PATH:/usr/sbin # nginx and lighttpd live there
 install_missing
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -215,7 +220,12 @@ text = "".join(out).encode()[:65536]
 with open(os.path.join(d, "64k.txt"), "wb") as f:
     f.write(text)
 PY
-chmod -R a+rX "$DATA"
+# A document root for the servers that answer GET / from a file: an empty
+# index.html.
+WWW=$TMP/www
+mkdir -p "$WWW"
+: >"$WWW/index.html"
+chmod -R a+rX "$DATA" "$WWW"
 
 # --- JSON helpers ----------------------------------------------------------
 
@@ -268,6 +278,10 @@ alive() { [[ -n "${SERVER_PID[$1]:-}" ]] && kill -0 "${SERVER_PID[$1]}" 2>/dev/n
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+fill_template() { # template port dir → the config on stdout
+    sed -e "s|@PORT@|$2|g" -e "s|@DATA@|$DATA|g" -e "s|@WWW@|$WWW|g" -e "s|@DIR@|$3|g" "$1"
+}
+
 start_server() {
     local name=$1 port=${PORT[$1]}
     port_open "$port" && die "port $port (for $name) is already in use; set PORT_BASE"
@@ -285,6 +299,12 @@ start_server() {
     hyper)
         taskset -c "$SERVER_CPU" "$HYPER_BIN" --host 127.0.0.1 -p "$port" \
             --directory "$DATA" >"$TMP/hyper.log" 2>&1 &
+        ;;
+    lighttpd)
+        mkdir -p "$TMP/lighttpd"
+        cp "$BENCH_DIR/lighttpd-echo.lua" "$TMP/lighttpd/echo.lua"
+        fill_template "$BENCH_DIR/lighttpd.conf" "$port" "$TMP/lighttpd" >"$TMP/lighttpd/lighttpd.conf"
+        taskset -c "$SERVER_CPU" lighttpd -D -f "$TMP/lighttpd/lighttpd.conf" >"$TMP/lighttpd.log" 2>&1 &
         ;;
     esac
     SERVER_PID[$name]=$!
@@ -558,6 +578,7 @@ server_version() { # server → its version, as one line
     barehttp) version_of "$BAREHTTP_BIN" --version ;;
     nginx) version_of nginx -v | sed 's/^nginx version: //' ;;
     hyper) lock_version "$HYPER_DIR/Cargo.lock" hyper ;;
+    lighttpd) version_of lighttpd -v | sed 's/ - a light.*//' ;;
     esac
 }
 mkdir -p "$RESULTS_DIR"
