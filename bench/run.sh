@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: barehttp against peer servers (nginx, hyper, lighttpd),
+# End-to-end benchmark: barehttp against peer servers (nginx, hyper, lighttpd, may_minihttp),
 # driven by wrk.
 # See bench/README.md. One command: bench/run.sh
 #
@@ -9,10 +9,10 @@
 #   WARMUP=$DURATION  seconds of the one warm-up run per scenario and server
 #   SCENARIOS="..."   subset, space or comma separated (default: all, in order)
 #                     plaintext pipeline echo static-1k static-1m gzip-64k idle close
-#   SERVERS="..."     subset of: barehttp nginx hyper lighttpd (default: all)
+#   SERVERS="..."     subset of: barehttp nginx hyper lighttpd may_minihttp (default: all)
 #   CONNS=64          wrk connections;  IDLE_CONNS=5000  idle scenario connections
 #   PIPELINE_DEPTH=16 requests per pipelined batch
-#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3 (127.0.0.1)
+#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3, may_minihttp +4 (127.0.0.1)
 #   SERVER_CPU=0 CLIENT_CPU=1   taskset cores of the servers and of wrk
 #   SKIP_BUILD=1      use the binaries already built
 #   KEEP_TMP=1        keep the temp dir (data, server logs, raw records)
@@ -37,7 +37,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 ECHO_TEXT=barehttp-bench-echo
 
 ALL_SCENARIOS=(plaintext pipeline echo static-1k static-1m gzip-64k idle close)
-ALL_SERVERS=(barehttp nginx hyper lighttpd)
+ALL_SERVERS=(barehttp nginx hyper lighttpd may_minihttp)
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
@@ -123,6 +123,8 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BAREHTTP_BIN=$TARGET_DIR/release/barehttp
 HYPER_DIR=$BENCH_DIR/peers/hyper-peer
 HYPER_BIN=$HYPER_DIR/target/release/hyper-peer
+MAY_DIR=$BENCH_DIR/peers/may-minihttp-peer
+MAY_BIN=$MAY_DIR/target/release/may-minihttp-peer
 if [[ "$SKIP_BUILD" != 1 ]]; then
     command -v cargo >/dev/null || die "cargo not found"
     if selected barehttp; then
@@ -133,11 +135,16 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
         log "bench: cargo build --release (hyper peer)"
         (cd "$HYPER_DIR" && cargo build --release --quiet --target-dir "$HYPER_DIR/target")
     fi
+    if selected may_minihttp; then
+        log "bench: cargo build --release (may_minihttp peer)"
+        (cd "$MAY_DIR" && cargo build --release --quiet --target-dir "$MAY_DIR/target")
+    fi
 fi
 for s in "${SERVER_LIST[@]}"; do
     case $s in
     barehttp) [[ -x "$BAREHTTP_BIN" ]] || die "no $BAREHTTP_BIN" ;;
     hyper) [[ -x "$HYPER_BIN" ]] || die "no $HYPER_BIN" ;;
+    may_minihttp) [[ -x "$MAY_BIN" ]] || die "no $MAY_BIN" ;;
     esac
 done
 
@@ -305,6 +312,10 @@ start_server() {
         cp "$BENCH_DIR/lighttpd-echo.lua" "$TMP/lighttpd/echo.lua"
         fill_template "$BENCH_DIR/lighttpd.conf" "$port" "$TMP/lighttpd" >"$TMP/lighttpd/lighttpd.conf"
         taskset -c "$SERVER_CPU" lighttpd -D -f "$TMP/lighttpd/lighttpd.conf" >"$TMP/lighttpd.log" 2>&1 &
+        ;;
+    may_minihttp)
+        taskset -c "$SERVER_CPU" "$MAY_BIN" --host 127.0.0.1 -p "$port" \
+            --directory "$DATA" >"$TMP/may_minihttp.log" 2>&1 &
         ;;
     esac
     SERVER_PID[$name]=$!
@@ -579,6 +590,8 @@ server_version() { # server → its version, as one line
     nginx) version_of nginx -v | sed 's/^nginx version: //' ;;
     hyper) lock_version "$HYPER_DIR/Cargo.lock" hyper ;;
     lighttpd) version_of lighttpd -v | sed 's/ - a light.*//' ;;
+    may_minihttp)
+        printf '%s (%s)' "$(lock_version "$MAY_DIR/Cargo.lock" may_minihttp)" "$(lock_version "$MAY_DIR/Cargo.lock" may)" ;;
     esac
 }
 mkdir -p "$RESULTS_DIR"
