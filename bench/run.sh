@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: barehttp against peer servers (nginx, hyper, lighttpd, may_minihttp),
+# End-to-end benchmark: barehttp against peer servers (nginx, hyper, lighttpd, may_minihttp, a bare epoll loop),
 # driven by wrk.
 # See bench/README.md. One command: bench/run.sh
 #
@@ -9,10 +9,10 @@
 #   WARMUP=$DURATION  seconds of the one warm-up run per scenario and server
 #   SCENARIOS="..."   subset, space or comma separated (default: all, in order)
 #                     plaintext pipeline echo static-1k static-1m gzip-64k idle close
-#   SERVERS="..."     subset of: barehttp nginx hyper lighttpd may_minihttp (default: all)
+#   SERVERS="..."     subset of: barehttp nginx hyper lighttpd may_minihttp epoll (default: all)
 #   CONNS=64          wrk connections;  IDLE_CONNS=5000  idle scenario connections
 #   PIPELINE_DEPTH=16 requests per pipelined batch
-#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3, may_minihttp +4 (127.0.0.1)
+#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3, may_minihttp +4, epoll +5 (127.0.0.1)
 #   SERVER_CPU=0 CLIENT_CPU=1   taskset cores of the servers and of wrk
 #   SKIP_BUILD=1      use the binaries already built
 #   KEEP_TMP=1        keep the temp dir (data, server logs, raw records)
@@ -37,7 +37,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 ECHO_TEXT=barehttp-bench-echo
 
 ALL_SCENARIOS=(plaintext pipeline echo static-1k static-1m gzip-64k idle close)
-ALL_SERVERS=(barehttp nginx hyper lighttpd may_minihttp)
+ALL_SERVERS=(barehttp nginx hyper lighttpd may_minihttp epoll)
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
@@ -75,6 +75,8 @@ selected() { [[ " ${SERVER_LIST[*]} " == *" $1 "* ]]; }
 # reported as unsupported (— in the tables): neither checked nor timed.
 unsupported() { # server scenario → prints the reason; status 1 if supported
     case $1:$2 in
+    epoll:echo | epoll:static-1k | epoll:static-1m | epoll:gzip-64k)
+        echo "the epoll floor answers GET / only" ;;
     *) return 1 ;;
     esac
 }
@@ -98,6 +100,7 @@ install_missing() {
         [[ -e /usr/lib/lighttpd/mod_deflate.so ]] || need+=(lighttpd-mod-deflate)
         [[ -e /usr/lib/lighttpd/mod_magnet.so ]] || need+=(lighttpd-modules-lua)
     fi
+    if selected epoll; then command -v cc >/dev/null || need+=(gcc libc6-dev); fi
     ((${#need[@]} > 0)) || [[ -n "$nginx_pkg" ]] || return 0
     [[ $(id -u) -eq 0 ]] || die "missing: ${need[*]} $nginx_pkg (run as root to install them with apt-get)"
     log "bench: installing ${need[*]} $nginx_pkg"
@@ -125,6 +128,7 @@ HYPER_DIR=$BENCH_DIR/peers/hyper-peer
 HYPER_BIN=$HYPER_DIR/target/release/hyper-peer
 MAY_DIR=$BENCH_DIR/peers/may-minihttp-peer
 MAY_BIN=$MAY_DIR/target/release/may-minihttp-peer
+EPOLL_SRC=$BENCH_DIR/peers/epoll-peer/epoll.c
 if [[ "$SKIP_BUILD" != 1 ]]; then
     command -v cargo >/dev/null || die "cargo not found"
     if selected barehttp; then
@@ -234,6 +238,12 @@ mkdir -p "$WWW"
 : >"$WWW/index.html"
 chmod -R a+rX "$DATA" "$WWW"
 
+# The epoll floor is one C file, compiled for every run into the temp dir.
+EPOLL_BIN=$TMP/epoll-peer
+if selected epoll; then
+    cc -O2 -o "$EPOLL_BIN" "$EPOLL_SRC" || die "cc $EPOLL_SRC failed"
+fi
+
 # --- JSON helpers ----------------------------------------------------------
 
 json_str() {
@@ -316,6 +326,9 @@ start_server() {
     may_minihttp)
         taskset -c "$SERVER_CPU" "$MAY_BIN" --host 127.0.0.1 -p "$port" \
             --directory "$DATA" >"$TMP/may_minihttp.log" 2>&1 &
+        ;;
+    epoll)
+        taskset -c "$SERVER_CPU" "$EPOLL_BIN" --host 127.0.0.1 -p "$port" >"$TMP/epoll.log" 2>&1 &
         ;;
     esac
     SERVER_PID[$name]=$!
@@ -592,6 +605,7 @@ server_version() { # server → its version, as one line
     lighttpd) version_of lighttpd -v | sed 's/ - a light.*//' ;;
     may_minihttp)
         printf '%s (%s)' "$(lock_version "$MAY_DIR/Cargo.lock" may_minihttp)" "$(lock_version "$MAY_DIR/Cargo.lock" may)" ;;
+    epoll) printf 'epoll.c, cc -O2: %s' "$(version_of cc --version)" ;;
     esac
 }
 mkdir -p "$RESULTS_DIR"
