@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: barehttp against peer servers (nginx, hyper, lighttpd, may_minihttp, a bare epoll loop),
+# End-to-end benchmark: barehttp against peer servers (nginx, hyper, lighttpd, may_minihttp, a bare epoll loop, h2o),
 # driven by wrk.
 # See bench/README.md. One command: bench/run.sh
 #
@@ -9,10 +9,10 @@
 #   WARMUP=$DURATION  seconds of the one warm-up run per scenario and server
 #   SCENARIOS="..."   subset, space or comma separated (default: all, in order)
 #                     plaintext pipeline echo static-1k static-1m gzip-64k idle close
-#   SERVERS="..."     subset of: barehttp nginx hyper lighttpd may_minihttp epoll (default: all)
+#   SERVERS="..."     subset of: barehttp nginx hyper lighttpd may_minihttp epoll h2o (default: all)
 #   CONNS=64          wrk connections;  IDLE_CONNS=5000  idle scenario connections
 #   PIPELINE_DEPTH=16 requests per pipelined batch
-#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3, may_minihttp +4, epoll +5 (127.0.0.1)
+#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3, may_minihttp +4, epoll +5, h2o +6 (127.0.0.1)
 #   SERVER_CPU=0 CLIENT_CPU=1   taskset cores of the servers and of wrk
 #   SKIP_BUILD=1      use the binaries already built
 #   KEEP_TMP=1        keep the temp dir (data, server logs, raw records)
@@ -37,7 +37,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 ECHO_TEXT=barehttp-bench-echo
 
 ALL_SCENARIOS=(plaintext pipeline echo static-1k static-1m gzip-64k idle close)
-ALL_SERVERS=(barehttp nginx hyper lighttpd may_minihttp epoll)
+ALL_SERVERS=(barehttp nginx hyper lighttpd may_minihttp epoll h2o)
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
@@ -100,6 +100,7 @@ install_missing() {
         [[ -e /usr/lib/lighttpd/mod_deflate.so ]] || need+=(lighttpd-mod-deflate)
         [[ -e /usr/lib/lighttpd/mod_magnet.so ]] || need+=(lighttpd-modules-lua)
     fi
+    if selected h2o; then command -v h2o >/dev/null || need+=(h2o); fi
     if selected epoll; then command -v cc >/dev/null || need+=(gcc libc6-dev); fi
     ((${#need[@]} > 0)) || [[ -n "$nginx_pkg" ]] || return 0
     [[ $(id -u) -eq 0 ]] || die "missing: ${need[*]} $nginx_pkg (run as root to install them with apt-get)"
@@ -263,7 +264,7 @@ emit_check() { # scenario server status detail
 
 # --- process accounting ----------------------------------------------------
 
-proc_tree() { # pid and all its descendants (nginx: master + worker)
+proc_tree() { # pid and all its descendants (nginx: master + worker; h2o: server + crash handler)
     local c
     echo "$1"
     # shellcheck disable=SC2013 # the children files are space-separated pids
@@ -329,6 +330,11 @@ start_server() {
         ;;
     epoll)
         taskset -c "$SERVER_CPU" "$EPOLL_BIN" --host 127.0.0.1 -p "$port" >"$TMP/epoll.log" 2>&1 &
+        ;;
+    h2o)
+        mkdir -p "$TMP/h2o"
+        fill_template "$BENCH_DIR/h2o.yaml" "$port" "$TMP/h2o" >"$TMP/h2o/h2o.yaml"
+        taskset -c "$SERVER_CPU" h2o -m worker -c "$TMP/h2o/h2o.yaml" >"$TMP/h2o.log" 2>&1 &
         ;;
     esac
     SERVER_PID[$name]=$!
@@ -606,6 +612,7 @@ server_version() { # server → its version, as one line
     may_minihttp)
         printf '%s (%s)' "$(lock_version "$MAY_DIR/Cargo.lock" may_minihttp)" "$(lock_version "$MAY_DIR/Cargo.lock" may)" ;;
     epoll) printf 'epoll.c, cc -O2: %s' "$(version_of cc --version)" ;;
+    h2o) version_of h2o -v ;;
     esac
 }
 mkdir -p "$RESULTS_DIR"
