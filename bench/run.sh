@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: barehttp against peer servers (nginx, hyper, lighttpd, may_minihttp, a bare epoll loop, h2o),
+# End-to-end benchmark: barehttp against peer servers (nginx, hyper,
+# lighttpd, may_minihttp, a bare epoll loop, h2o, python's http.server),
 # driven by wrk.
 # See bench/README.md. One command: bench/run.sh
 #
@@ -9,10 +10,12 @@
 #   WARMUP=$DURATION  seconds of the one warm-up run per scenario and server
 #   SCENARIOS="..."   subset, space or comma separated (default: all, in order)
 #                     plaintext pipeline echo static-1k static-1m gzip-64k idle close
-#   SERVERS="..."     subset of: barehttp nginx hyper lighttpd may_minihttp epoll h2o (default: all)
+#   SERVERS="..."     subset of: barehttp nginx hyper lighttpd may_minihttp
+#                     epoll h2o python (default: all)
 #   CONNS=64          wrk connections;  IDLE_CONNS=5000  idle scenario connections
 #   PIPELINE_DEPTH=16 requests per pipelined batch
-#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3, may_minihttp +4, epoll +5, h2o +6 (127.0.0.1)
+#   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3,
+#                     may_minihttp +4, epoll +5, h2o +6, python +7 (127.0.0.1)
 #   SERVER_CPU=0 CLIENT_CPU=1   taskset cores of the servers and of wrk
 #   SKIP_BUILD=1      use the binaries already built
 #   KEEP_TMP=1        keep the temp dir (data, server logs, raw records)
@@ -37,7 +40,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 ECHO_TEXT=barehttp-bench-echo
 
 ALL_SCENARIOS=(plaintext pipeline echo static-1k static-1m gzip-64k idle close)
-ALL_SERVERS=(barehttp nginx hyper lighttpd may_minihttp epoll h2o)
+ALL_SERVERS=(barehttp nginx hyper lighttpd may_minihttp epoll h2o python)
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
@@ -77,6 +80,9 @@ unsupported() { # server scenario → prints the reason; status 1 if supported
     case $1:$2 in
     epoll:echo | epoll:static-1k | epoll:static-1m | epoll:gzip-64k)
         echo "the epoll floor answers GET / only" ;;
+    python:echo) echo "http.server serves files only: nothing computes an answer from the path" ;;
+    python:pipeline | python:idle)
+        echo "http.server speaks HTTP/1.0: each connection closes after one response (no keep-alive, no pipelining)" ;;
     *) return 1 ;;
     esac
 }
@@ -130,6 +136,7 @@ HYPER_BIN=$HYPER_DIR/target/release/hyper-peer
 MAY_DIR=$BENCH_DIR/peers/may-minihttp-peer
 MAY_BIN=$MAY_DIR/target/release/may-minihttp-peer
 EPOLL_SRC=$BENCH_DIR/peers/epoll-peer/epoll.c
+PYTHON_BIN=$(python3 -c 'import sys; print(sys.executable)') # not a version-manager shim
 if [[ "$SKIP_BUILD" != 1 ]]; then
     command -v cargo >/dev/null || die "cargo not found"
     if selected barehttp; then
@@ -232,11 +239,12 @@ text = "".join(out).encode()[:65536]
 with open(os.path.join(d, "64k.txt"), "wb") as f:
     f.write(text)
 PY
-# A document root for the servers that answer GET / from a file: an empty
-# index.html.
+# A document root for the servers that answer GET / from a file (lighttpd,
+# h2o, python): an empty index.html, and files/ for python's /files/ paths.
 WWW=$TMP/www
 mkdir -p "$WWW"
 : >"$WWW/index.html"
+ln -s "$DATA" "$WWW/files"
 chmod -R a+rX "$DATA" "$WWW"
 
 # The epoll floor is one C file, compiled for every run into the temp dir.
@@ -335,6 +343,10 @@ start_server() {
         mkdir -p "$TMP/h2o"
         fill_template "$BENCH_DIR/h2o.yaml" "$port" "$TMP/h2o" >"$TMP/h2o/h2o.yaml"
         taskset -c "$SERVER_CPU" h2o -m worker -c "$TMP/h2o/h2o.yaml" >"$TMP/h2o.log" 2>&1 &
+        ;;
+    python)
+        taskset -c "$SERVER_CPU" "$PYTHON_BIN" -m http.server --bind 127.0.0.1 \
+            --directory "$WWW" "$port" >"$TMP/python.log" 2>&1 &
         ;;
     esac
     SERVER_PID[$name]=$!
@@ -613,6 +625,7 @@ server_version() { # server → its version, as one line
         printf '%s (%s)' "$(lock_version "$MAY_DIR/Cargo.lock" may_minihttp)" "$(lock_version "$MAY_DIR/Cargo.lock" may)" ;;
     epoll) printf 'epoll.c, cc -O2: %s' "$(version_of cc --version)" ;;
     h2o) version_of h2o -v ;;
+    python) printf '%s http.server' "$(version_of "$PYTHON_BIN" --version)" ;;
     esac
 }
 mkdir -p "$RESULTS_DIR"
@@ -645,7 +658,8 @@ mkdir -p "$RESULTS_DIR"
 } >"$RESULTS_DIR/latest.json"
 
 mkdir -p "$RESULTS_DIR/logs"
-# The last lines of each server's output.
+# The last lines of each server's output (python's http.server logs every
+# request to stderr and has no switch to stop it).
 for sv in "${SERVER_LIST[@]}"; do
     if [[ -e "$TMP/$sv.log" ]]; then tail -n 1000 "$TMP/$sv.log" >"$RESULTS_DIR/logs/$sv.log"; fi
     if [[ -e "$TMP/$sv/error.log" ]]; then tail -n 1000 "$TMP/$sv/error.log" >"$RESULTS_DIR/logs/$sv-error.log"; fi
