@@ -5,6 +5,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::LocalSet;
 
 use crate::config::Config;
+use crate::conn::park::Parking;
 use crate::conn::{self, Shared};
 use crate::router::Router;
 
@@ -213,6 +215,32 @@ impl Drop for Slot {
     }
 }
 
+/// What a worker's connection tasks share: nothing crosses workers but
+/// the `Arc`s, and only the connection counter is written.
+struct Local {
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    parking: Parking<Tickets>,
+}
+
+/// A connection's places in the server-wide and the worker's counts.
+struct Tickets {
+    _server: Slot,
+    _worker: Slot,
+}
+
+/// Runs a connection on a task of its own; when it parks, the worker's
+/// parked set holds it until its client speaks again.
+fn spawn_connection(local: &Rc<Local>, start: conn::Start, tickets: Tickets) {
+    let local = local.clone();
+    tokio::task::spawn_local(async move {
+        let parked = conn::serve(start, local.shared.clone(), local.shutdown.clone()).await;
+        if let Some(parked) = parked {
+            local.parking.park(parked, tickets);
+        }
+    });
+}
+
 impl Worker {
     fn run(self, listener: TcpListener) -> io::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -226,6 +254,23 @@ impl Worker {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let max = self.shared.config.max_connections;
         let active = Arc::new(AtomicUsize::new(0));
+        let local = Rc::new(Local {
+            shared: self.shared.clone(),
+            shutdown: self.shutdown.clone(),
+            parking: Parking::new()?,
+        });
+        let parker = {
+            let local = local.clone();
+            let weak = Rc::downgrade(&local);
+            tokio::task::spawn_local(async move {
+                let resume = |parked, tickets| {
+                    if let Some(local) = weak.upgrade() {
+                        spawn_connection(&local, conn::Start::Resumed(parked), tickets);
+                    }
+                };
+                local.parking.run(resume, local.shutdown.clone()).await;
+            })
+        };
         loop {
             if *self.shutdown.borrow() {
                 break;
@@ -247,21 +292,19 @@ impl Worker {
                 tokio::task::spawn_local(conn::refuse_busy(stream));
                 continue;
             }
-            let slot = Slot(self.counter.clone());
-            let mine = Slot(active.clone());
             active.fetch_add(1, Ordering::AcqRel);
-            let shared = self.shared.clone();
-            let shutdown = self.shutdown.clone();
-            tokio::task::spawn_local(async move {
-                conn::serve(stream, peer, shared, shutdown).await;
-                drop((slot, mine));
-            });
+            let tickets = Tickets {
+                _server: Slot(self.counter.clone()),
+                _worker: Slot(active.clone()),
+            };
+            spawn_connection(&local, conn::Start::Accepted(stream, peer), tickets);
         }
         drop(listener);
         let grace = tokio::time::Instant::now() + self.shared.config.shutdown_timeout;
         while active.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < grace {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        let _ = parker.await;
         crate::access_log::flush();
         Ok(())
     }

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 
+use super::park::PARK_AFTER;
 use crate::trace::Trace;
 
 /// The read buffer's first size: a typical request head fits. Kept small
@@ -23,9 +24,6 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// The write buffer's first size: a response head and a small body.
 const FIRST_WRITE: usize = 512;
-
-/// An idle connection keeps its buffers this long before releasing them.
-const IDLE_RELEASE: Duration = Duration::from_millis(500);
 
 /// Bodies at most this long are copied behind their head so that both leave
 /// in one write; longer ones are written straight from their own buffer.
@@ -50,14 +48,22 @@ fn timed_out() -> io::Error {
 
 impl Io {
     /// Wraps an accepted stream.
-    pub fn new(stream: TcpStream, write_timeout: Duration, trace: Option<Trace>) -> Io {
+    pub fn new(stream: TcpStream, write_timeout: Duration, trace: Option<Box<Trace>>) -> Io {
         Io {
             stream,
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             write_timeout,
-            trace: trace.map(Box::new),
+            trace,
         }
+    }
+
+    /// Takes the socket out of the runtime, dropping the buffers, so the
+    /// connection can wait without a task. Only for an idle connection:
+    /// nothing buffered either way.
+    pub fn into_parts(self) -> io::Result<(std::net::TcpStream, Option<Box<Trace>>)> {
+        debug_assert!(self.rbuf.is_empty() && self.wbuf.is_empty());
+        Ok((self.stream.into_std()?, self.trace))
     }
 
     /// The trace, when tracing is on.
@@ -236,26 +242,22 @@ impl Io {
         }
     }
 
-    /// Waits for the next request on an idle connection. The buffers are
-    /// kept for a short while, so a busy client never pays for them again,
-    /// then released, so an idle connection costs only its socket and task.
-    pub async fn wait_idle(&mut self, deadline: Instant) -> io::Result<usize> {
-        let release_at = (Instant::now() + IDLE_RELEASE).min(deadline);
-        if timeout_at(release_at, self.stream.readable())
-            .await
-            .is_err()
-        {
-            if self.rbuf.is_empty() {
-                self.rbuf = BytesMut::new();
+    /// Waits for the next request on an idle connection and reads it.
+    /// `None` when [`PARK_AFTER`] passed in silence (and the deadline did
+    /// not): the connection should then park, giving up its task and
+    /// buffers, so an idle connection costs almost nothing.
+    pub async fn wait_idle(&mut self, deadline: Instant) -> io::Result<Option<usize>> {
+        let park_at = Instant::now() + PARK_AFTER;
+        if park_at < deadline {
+            if timeout_at(park_at, self.stream.readable()).await.is_err() {
+                return Ok(None);
             }
-            if self.wbuf.is_empty() {
-                self.wbuf = BytesMut::new();
-            }
+        } else {
             timeout_at(deadline, self.stream.readable())
                 .await
                 .map_err(|_| timed_out())??;
         }
-        self.read_more(deadline).await
+        self.read_more(deadline).await.map(Some)
     }
 }
 

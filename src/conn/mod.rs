@@ -9,9 +9,14 @@
 //! ```
 //! Every error answers with its status and `Connection: close`, then the
 //! connection lingers briefly so the answer is not lost to a reset.
+//!
+//! An `Idle` connection that stays silent for [`park::PARK_AFTER`] parks:
+//! [`serve`] returns it and it waits in the worker's parked set without a
+//! task or buffers until its client sends again.
 
 pub(crate) mod body;
 pub(crate) mod io;
+pub(crate) mod park;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,6 +33,7 @@ use tokio::time::Instant;
 
 use self::body::{Body, BodyReader, Home, Lent};
 use self::io::{COALESCE_LIMIT, Io};
+use self::park::Parked;
 use crate::access_log;
 use crate::config::Config;
 use crate::error::ProtoError;
@@ -109,27 +115,55 @@ struct Checked {
     expect_continue: bool,
 }
 
-/// Serves one accepted connection until it closes.
+/// How a connection task begins.
+pub(crate) enum Start {
+    /// Just accepted.
+    Accepted(TcpStream, SocketAddr),
+    /// Woken from the parked set by its client.
+    Resumed(Parked),
+}
+
+/// Serves a connection until it closes, or until it has been idle long
+/// enough to park: then it is returned, to wait without a task.
 pub(crate) async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
+    start: Start,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
-    let trace = shared.trace.as_ref().map(|t| t.connection(peer));
-    let io = Io::new(stream, shared.config.write_timeout, trace);
+) -> Option<Parked> {
+    let (io, peer, served) = match start {
+        Start::Accepted(stream, peer) => {
+            let _ = stream.set_nodelay(true);
+            let trace = shared.trace.as_ref().map(|t| Box::new(t.connection(peer)));
+            (Io::new(stream, shared.config.write_timeout, trace), peer, 0)
+        }
+        Start::Resumed(parked) => {
+            let stream = TcpStream::from_std(parked.stream).ok()?;
+            let io = Io::new(stream, shared.config.write_timeout, parked.trace);
+            (io, parked.peer, parked.served)
+        }
+    };
     let mut conn = Connection {
         io: Some(io),
         home: None,
         peer,
         shared,
         shutdown,
-        served: 0,
+        served,
         batched: 0,
     };
-    conn.run().await;
+    let parked = conn.run().await;
     access_log::flush();
+    parked
+}
+
+/// What waiting for the next head ended with. The head travels by value:
+/// boxing it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Head(RequestHead),
+    Closed,
+    /// Idle past the parking delay; the idle deadline comes along.
+    Park(Instant),
 }
 
 struct Connection {
@@ -146,23 +180,40 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(&mut self) {
+    async fn run(&mut self) -> Option<Parked> {
         loop {
             let head = match self.read_head().await {
-                Ok(Some(head)) => head,
-                Ok(None) => return,
-                Err(e) => return self.reject(e, None).await,
+                Ok(Next::Head(head)) => head,
+                Ok(Next::Closed) => return None,
+                Ok(Next::Park(deadline)) => return self.park(deadline),
+                Err(e) => {
+                    self.reject(e, None).await;
+                    return None;
+                }
             };
             self.served += 1;
             if self.respond(head).await == Flow::Close {
-                return;
+                return None;
             }
         }
     }
 
-    /// Idle → ReadingHead: waits for a whole head. `None` when the peer
+    /// Gives up the task: the socket leaves the runtime, the buffers go.
+    fn park(&mut self, deadline: Instant) -> Option<Parked> {
+        let io = self.io.take()?;
+        let (stream, trace) = io.into_parts().ok()?;
+        Some(Parked {
+            stream,
+            peer: self.peer,
+            served: self.served,
+            trace,
+            deadline,
+        })
+    }
+
+    /// Idle → ReadingHead: waits for a whole head. `Closed` when the peer
     /// closed, the idle timeout passed or the server is shutting down.
-    async fn read_head(&mut self) -> Result<Option<RequestHead>, ProtoError> {
+    async fn read_head(&mut self) -> Result<Next, ProtoError> {
         let config = &self.shared.config;
         let limits = HeadLimits {
             max_target_bytes: config.max_target_bytes,
@@ -189,7 +240,7 @@ impl Connection {
                     if len > config.max_header_bytes {
                         return Err(ProtoError::HeadTooLarge);
                     }
-                    return Ok(Some(RequestHead {
+                    return Ok(Next::Head(RequestHead {
                         bytes: io.rbuf.split_to(len).freeze(),
                         method: parsed.method,
                         target: parsed.target,
@@ -210,23 +261,31 @@ impl Connection {
                 None => {
                     if *self.shutdown.borrow() {
                         io.closing("server shutting down");
-                        return Ok(None);
+                        return Ok(Next::Closed);
                     }
                     if io.flush().await.is_err() {
-                        return Ok(None);
+                        return Ok(Next::Closed);
                     }
                     access_log::flush();
-                    tokio::select! {
-                        r = io.wait_idle(Instant::now() + idle) => r,
+                    let deadline = Instant::now() + idle;
+                    let read = tokio::select! {
+                        r = io.wait_idle(deadline) => r,
                         _ = self.shutdown.changed() => {
                             io.closing("server shutting down");
-                            return Ok(None);
+                            return Ok(Next::Closed);
                         }
+                    };
+                    match read {
+                        Ok(Some(n)) => Ok(n),
+                        Ok(None) => return Ok(Next::Park(deadline)),
+                        Err(e) => Err(e),
                     }
                 }
             };
             match read {
-                Ok(0) if io.rbuf.iter().all(|b| b.is_ascii_whitespace()) => return Ok(None),
+                Ok(0) if io.rbuf.iter().all(|b| b.is_ascii_whitespace()) => {
+                    return Ok(Next::Closed);
+                }
                 Ok(0) => return Err(ProtoError::IncompleteHead),
                 Ok(_) => {
                     started.get_or_insert_with(Instant::now);
@@ -236,9 +295,9 @@ impl Connection {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                     io.closing("idle timeout");
-                    return Ok(None);
+                    return Ok(Next::Closed);
                 }
-                Err(_) => return Ok(None),
+                Err(_) => return Ok(Next::Closed),
             }
         }
     }
