@@ -39,6 +39,7 @@ pub fn router(config: &Config) -> io::Result<Router> {
             listing: config.listing,
             mkdir: config.mkdir,
             cache_bytes: config.compress_cache_bytes / config.threads.max(1),
+            file_cache_bytes: config.file_cache_bytes / config.threads.max(1),
         };
         let files = Arc::new(FileService::new(FileRoot::open(root)?, options));
         router = mount_files(router, &config.files_at, files, config.read_only);

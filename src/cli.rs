@@ -46,6 +46,9 @@ pub struct Cli {
     /// Bytes of compressed file representations kept in memory.
     #[arg(long, env = "BAREHTTP_COMPRESS_CACHE_BYTES", value_name = "N", default_value_t = 64 << 20)]
     pub compress_cache_bytes: usize,
+    /// Bytes of small files (up to 32 KiB each) kept in memory; 0 turns it off.
+    #[arg(long, env = "BAREHTTP_FILE_CACHE_BYTES", value_name = "N", default_value_t = 16 << 20)]
+    pub file_cache_bytes: usize,
     /// Worker threads [default: number of cores].
     #[arg(long, env = "BAREHTTP_THREADS", value_name = "N")]
     pub threads: Option<usize>,
@@ -200,6 +203,7 @@ impl Cli {
         config.mkdir = self.mkdir;
         config.read_only = self.read_only;
         config.compress_cache_bytes = self.compress_cache_bytes;
+        config.file_cache_bytes = self.file_cache_bytes;
         if let Some(threads) = self.threads {
             config.threads = threads;
         }

@@ -64,6 +64,9 @@ pub struct Config {
     pub read_only: bool,
     /// Bytes of compressed file representations cached per worker.
     pub compress_cache_bytes: usize,
+    /// Bytes of small files kept in memory, shared out among the workers;
+    /// each hit still checks the file is unchanged. 0 turns it off.
+    pub file_cache_bytes: usize,
     /// Print every byte received and sent on stderr.
     pub trace: bool,
     /// Write the same trace events as JSON lines to this file.
@@ -107,6 +110,7 @@ impl Default for Config {
             mkdir: false,
             read_only: false,
             compress_cache_bytes: 64 << 20,
+            file_cache_bytes: 16 << 20,
             trace: false,
             trace_file: None,
             trace_body_bytes: crate::trace::DEFAULT_BODY_BYTES,

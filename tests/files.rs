@@ -136,6 +136,76 @@ fn validators_and_conditional_requests() {
     );
 }
 
+/// Small files that have settled are served from memory; every change to
+/// the file at that path must still show at once.
+#[test]
+fn small_files_kept_in_memory_follow_every_change() {
+    let (server, dir) = start_files(|c| c.threads = 1);
+    let addr = server.local_addr();
+    let path = dir.path().join("hot.bin");
+    let outside = Scratch::new("outside");
+    std::fs::write(outside.path().join("secret"), b"SECRET").unwrap();
+    std::fs::write(&path, b"first").unwrap();
+    std::fs::write(dir.path().join("page.txt"), text(4000)).unwrap();
+    // Files changed in the last two seconds are not kept.
+    std::thread::sleep(Duration::from_millis(2100));
+    for _ in 0..3 {
+        let r = get(addr, "/files/hot.bin", "");
+        assert_eq!((r.status, &r.body[..]), (200, &b"first"[..]));
+    }
+    let etag = get(addr, "/files/hot.bin", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let r = get(
+        addr,
+        "/files/hot.bin",
+        &format!("If-None-Match: {etag}\r\n"),
+    );
+    assert_eq!((r.status, r.body.len()), (304, 0));
+    let r = get(addr, "/files/hot.bin", "Range: bytes=1-2\r\n");
+    assert_eq!((r.status, &r.body[..]), (206, &b"ir"[..]));
+    let r = ask(addr, b"HEAD /files/hot.bin HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(r.header("content-length"), Some("5"));
+
+    // Rewritten in place, same length.
+    std::fs::write(&path, b"again").unwrap();
+    let r = get(addr, "/files/hot.bin", "");
+    assert_eq!(&r.body[..], b"again");
+    assert_ne!(r.header("etag").unwrap(), etag);
+    // Replaced by rename, as an upload does.
+    std::fs::write(dir.path().join("new"), b"renamed").unwrap();
+    std::fs::rename(dir.path().join("new"), &path).unwrap();
+    assert_eq!(&get(addr, "/files/hot.bin", "").body[..], b"renamed");
+    // Replaced by a symlink leading out of the root.
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(&get(addr, "/files/hot.bin", "").body[..], b"renamed");
+    assert_eq!(&get(addr, "/files/hot.bin", "").body[..], b"renamed");
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), &path).unwrap();
+    let r = get(addr, "/files/hot.bin", "");
+    assert!(
+        r.status >= 400 && !r.body.windows(6).any(|w| w == b"SECRET"),
+        "{r:?}"
+    );
+    // Removed.
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(get(addr, "/files/hot.bin", "").status, 404);
+
+    // A compressible file: kept for clients that take it as it is, while
+    // the ones asking for gzip still get gzip.
+    for _ in 0..2 {
+        let plain = get(addr, "/files/page.txt", "");
+        assert_eq!(
+            (plain.body.len(), plain.header("vary")),
+            (4000, Some("Accept-Encoding"))
+        );
+        let packed = get(addr, "/files/page.txt", "Accept-Encoding: gzip\r\n");
+        assert_eq!(packed.header("content-encoding"), Some("gzip"));
+        assert_eq!(gunzip(&packed.body), text(4000));
+    }
+}
+
 #[test]
 fn byte_ranges() {
     let (server, dir) = start_files(|_| {});

@@ -10,6 +10,7 @@
 
 mod cache;
 pub mod conditional;
+mod hot;
 pub mod listing;
 pub mod mime;
 pub mod range;

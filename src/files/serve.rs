@@ -4,11 +4,14 @@
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use rustix::fs::FileType;
 
 use super::conditional::{self, Conditions, Outcome, Validators};
+use super::hot::{self, Hot};
 use super::listing::{self, Order};
 use super::range::{self, Ranges};
 use super::{FileError, FileRoot, TEMP_PREFIX, UploadOptions, cache, mime, validators_of};
@@ -36,6 +39,8 @@ pub struct FileOptions {
     pub mkdir: bool,
     /// Bytes of compressed representations cached per worker thread.
     pub cache_bytes: usize,
+    /// Bytes of small files kept in memory per worker thread (0: none).
+    pub file_cache_bytes: usize,
 }
 
 impl Default for FileOptions {
@@ -44,6 +49,7 @@ impl Default for FileOptions {
             listing: true,
             mkdir: false,
             cache_bytes: 64 << 20,
+            file_cache_bytes: 8 << 20,
         }
     }
 }
@@ -53,6 +59,8 @@ impl Default for FileOptions {
 pub struct FileService {
     root: FileRoot,
     options: FileOptions,
+    /// Names this service's entries in the per-worker small-file cache.
+    id: u64,
 }
 
 fn conditions(req: &Request) -> Conditions<'_> {
@@ -84,7 +92,12 @@ enum Source {
 impl FileService {
     /// A service over `root`.
     pub fn new(root: FileRoot, options: FileOptions) -> FileService {
-        FileService { root, options }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        FileService {
+            root,
+            options,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        }
     }
 
     /// GET and HEAD.
@@ -92,6 +105,9 @@ impl FileService {
         let rel = rel_path(req);
         if is_temp(rel) {
             return FileError::NotFound.into();
+        }
+        if let Some(response) = self.kept_file(req, rel) {
+            return response;
         }
         let (fd, stat) = match self.root.open_any(rel) {
             Ok(opened) => opened,
@@ -177,6 +193,25 @@ impl FileService {
                 }
             }
         }
+        let budget = self.options.file_cache_bytes;
+        if matches!(source, Source::Identity) && budget > 0 && hot::worth_keeping(stat) {
+            if let Some(content) = read_whole(&file, len) {
+                let meta = hot::Meta {
+                    etag_field: Bytes::from(etag.clone()),
+                    etag,
+                    last_modified: Bytes::from(validators.last_modified()),
+                    content_type: Bytes::from(content_type),
+                    validators,
+                    compressible,
+                };
+                let kept = Hot {
+                    content,
+                    meta: Rc::new(meta),
+                };
+                hot::keep(self.id, rel, stat, kept.clone(), budget);
+                return serve_hot(req, &kept);
+            }
+        }
         let base = base.header("Content-Type", content_type);
         match source {
             Source::Identity => base.with_payload(Payload::File {
@@ -198,6 +233,22 @@ impl FileService {
                 Err(e) => FileError::Io(e).into(),
             },
         }
+    }
+
+    /// A small file from this worker's memory, when it is kept, still the
+    /// same file, and asked for whole and as it is (no range, no coding).
+    fn kept_file(&self, req: &Request, rel: &str) -> Option<Response> {
+        if req.header_values("range").next().is_some() {
+            return None;
+        }
+        let hot = hot::lookup(self.id, &self.root.dir, rel)?;
+        if hot.meta.compressible {
+            let choice = coding::choose(req.header_values("accept-encoding"), Coding::available());
+            if !matches!(choice, Choice::Use(Coding::Identity)) {
+                return None;
+            }
+        }
+        Some(serve_hot(req, &hot))
     }
 
     /// A precompressed sibling (`x.js.br` beside `x.js`) that is a regular
@@ -353,6 +404,33 @@ impl FileService {
             Ok(()) => Response::new(204),
             Err(e) => e.into(),
         }
+    }
+}
+
+/// The whole of a small file, read now; `None` if it changed length.
+fn read_whole(file: &File, len: u64) -> Option<Bytes> {
+    use std::os::unix::fs::FileExt;
+    let mut content = vec![0; usize::try_from(len).ok()?];
+    file.read_exact_at(&mut content, 0).ok()?;
+    Some(Bytes::from(content))
+}
+
+/// The answer to a GET or HEAD of a kept file, preconditions included.
+fn serve_hot(req: &Request, hot: &Hot) -> Response {
+    let meta = &*hot.meta;
+    let mut base = Response::ok()
+        .header("ETag", meta.etag_field.clone())
+        .header("Last-Modified", meta.last_modified.clone())
+        .header("Accept-Ranges", "bytes");
+    if meta.compressible {
+        base = base.header("Vary", "Accept-Encoding");
+    }
+    match conditional::evaluate(&conditions(req), Some((&meta.validators, &meta.etag)), true) {
+        Outcome::NotModified => base.with_status(304),
+        Outcome::Failed => precondition_failed(base),
+        Outcome::Proceed => base
+            .header("Content-Type", meta.content_type.clone())
+            .with_payload(Payload::Bytes(hot.content.clone())),
     }
 }
 

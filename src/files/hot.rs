@@ -1,0 +1,167 @@
+//! Small files kept in memory per worker thread, with their response
+//! fields already rendered, so serving a popular small file costs one
+//! `stat` instead of open, stat, read and close.
+//!
+//! Every request still looks the path up (`statat` below the root) and the
+//! entry is used only while the file there is the very same one: same
+//! device, inode, size, modification and change times. A replaced, renamed,
+//! rewritten or re-permissioned file therefore misses at once. The entry was
+//! filled from a file opened safely beneath the root, so even if the path
+//! now resolved somewhere else (through a symlink swapped in meanwhile) a
+//! match means the same inode: content that was legitimately served before.
+//! Files modified in the last [`SETTLE`] are not kept: timestamps are coarse
+//! enough that a second write could leave them unchanged.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use rustix::fs::{AtFlags, FileType, Stat, statat};
+
+use super::conditional::Validators;
+
+/// Files at most this long are kept.
+pub const MAX_FILE_BYTES: u64 = 32 * 1024;
+
+/// A file modified more recently than this is not kept.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// What identifies the file an entry was read from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: i64,
+    mtime: (i64, u64),
+    ctime: (i64, u64),
+}
+
+impl Identity {
+    fn of(stat: &Stat) -> Identity {
+        Identity {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            size: stat.st_size,
+            mtime: (stat.st_mtime, stat.st_mtime_nsec),
+            ctime: (stat.st_ctime, stat.st_ctime_nsec),
+        }
+    }
+}
+
+/// What a kept file is served with, shared by every hit.
+pub struct Meta {
+    pub validators: Validators,
+    /// The `ETag` value, as text for precondition checks and as a field.
+    pub etag: String,
+    pub etag_field: Bytes,
+    pub last_modified: Bytes,
+    pub content_type: Bytes,
+    pub compressible: bool,
+}
+
+/// A kept file: its content and what it is served with.
+#[derive(Clone)]
+pub struct Hot {
+    pub content: Bytes,
+    pub meta: Rc<Meta>,
+}
+
+struct Entry {
+    identity: Identity,
+    hot: Hot,
+    used: u64,
+}
+
+#[derive(Default)]
+struct Cache {
+    /// By file service, then by path below its root.
+    services: HashMap<u64, HashMap<String, Entry>>,
+    bytes: usize,
+    tick: u64,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+/// The file kept for `service` at `rel` below `root`, if the file there is
+/// still the same one.
+pub fn lookup(service: u64, root: impl AsFd, rel: &str) -> Option<Hot> {
+    if rel.is_empty() || rel.starts_with('/') {
+        return None;
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let kept = cache.services.get(&service)?.get(rel)?.identity;
+        let current = statat(root, rel, AtFlags::empty())
+            .ok()
+            .map(|stat| Identity::of(&stat));
+        cache.tick += 1;
+        let tick = cache.tick;
+        let files = cache.services.get_mut(&service)?;
+        if current != Some(kept) {
+            let gone = files.remove(rel).map_or(0, |e| e.hot.content.len());
+            cache.bytes -= gone;
+            return None;
+        }
+        let entry = files.get_mut(rel)?;
+        entry.used = tick;
+        Some(entry.hot.clone())
+    })
+}
+
+/// Whether a file with this metadata may be kept.
+pub fn worth_keeping(stat: &Stat) -> bool {
+    let settled = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .is_ok_and(|now| {
+            let changed = stat.st_mtime.max(stat.st_ctime);
+            changed >= 0 && now.as_secs() >= changed as u64 + SETTLE.as_secs()
+        });
+    FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
+        && (stat.st_size as u64) <= MAX_FILE_BYTES
+        && settled
+}
+
+/// Keeps `hot`, read from the file `stat` describes, for `service` under
+/// `rel`, evicting the least recently used entries to stay within `budget`
+/// bytes of content in this thread.
+pub fn keep(service: u64, rel: &str, stat: &Stat, hot: Hot, budget: usize) {
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let size = hot.content.len();
+        if size > budget {
+            return;
+        }
+        while cache.bytes + size > budget {
+            let Some((s, oldest)) = cache
+                .services
+                .iter()
+                .flat_map(|(s, files)| files.iter().map(move |(k, e)| (*s, k, e.used)))
+                .min_by_key(|(_, _, used)| *used)
+                .map(|(s, k, _)| (s, k.clone()))
+            else {
+                break;
+            };
+            let gone = cache
+                .services
+                .get_mut(&s)
+                .and_then(|files| files.remove(&oldest))
+                .map_or(0, |e| e.hot.content.len());
+            cache.bytes -= gone;
+        }
+        cache.tick += 1;
+        let entry = Entry {
+            identity: Identity::of(stat),
+            hot,
+            used: cache.tick,
+        };
+        let files = cache.services.entry(service).or_default();
+        let old = files.insert(rel.to_string(), entry);
+        cache.bytes -= old.map_or(0, |e| e.hot.content.len());
+        cache.bytes += size;
+    });
+}
