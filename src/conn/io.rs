@@ -40,6 +40,8 @@ pub struct Io {
     write_timeout: Duration,
     /// The wire trace, when on.
     trace: Option<Box<Trace>>,
+    /// Whether `TCP_NODELAY` is on (see [`Io::nodelay`]).
+    nodelay: bool,
 }
 
 fn timed_out() -> io::Error {
@@ -55,7 +57,26 @@ impl Io {
             wbuf: BytesMut::new(),
             write_timeout,
             trace,
+            nodelay: false,
         }
+    }
+
+    /// Turns Nagle's algorithm off, once per connection. Needed before a
+    /// response leaves in several writes, or a second response follows on
+    /// the connection: a short segment would otherwise wait for the ACK of
+    /// the previous one, which the peer may delay by 40 ms. A connection
+    /// that sends one response in one write and closes never needs it,
+    /// and so skips the system call.
+    pub fn nodelay(&mut self) {
+        if !self.nodelay {
+            self.nodelay = true;
+            let _ = self.stream.set_nodelay(true);
+        }
+    }
+
+    /// Marks `TCP_NODELAY` as already on (a connection woken from parking).
+    pub fn assume_nodelay(&mut self, on: bool) {
+        self.nodelay = on;
     }
 
     /// Takes the socket out of the runtime, dropping the buffers, so the
@@ -120,6 +141,7 @@ impl Io {
 
     /// Flushes, then writes `data` without copying it into the buffer.
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        self.nodelay();
         self.flush().await?;
         while !data.is_empty() {
             let n = write_some(&mut self.stream, self.write_timeout, data).await;
@@ -208,13 +230,13 @@ impl Io {
     /// then reads and discards what the peer still sends for a moment, so
     /// that unread input does not make the kernel reset the connection and
     /// destroy the last response before the peer has read it. A zero
-    /// `linger` reads only what has already arrived: for a client that
-    /// asked to close and has nothing more to send.
+    /// `linger` reads only what has already arrived, and closes without a
+    /// separate shutdown (closing an emptied socket sends the same FIN):
+    /// for a client that asked to close and may send nothing more.
     pub async fn close_gracefully(mut self, linger: Duration) {
         if self.flush().await.is_err() {
             return;
         }
-        let _ = self.stream.shutdown().await;
         if linger.is_zero() {
             // Only what has already arrived is read, without waiting.
             let mut budget = 64;
@@ -228,6 +250,7 @@ impl Io {
             }
             return;
         }
+        let _ = self.stream.shutdown().await;
         let deadline = Instant::now() + linger;
         // Read into the read buffer rather than a local array: the local
         // would live in every connection's future for its whole life.

@@ -132,13 +132,14 @@ pub(crate) async fn serve(
 ) -> Option<Parked> {
     let (io, peer, served) = match start {
         Start::Accepted(stream, peer) => {
-            let _ = stream.set_nodelay(true);
             let trace = shared.trace.as_ref().map(|t| Box::new(t.connection(peer)));
             (Io::new(stream, shared.config.write_timeout, trace), peer, 0)
         }
         Start::Resumed(parked) => {
             let stream = TcpStream::from_std(parked.stream).ok()?;
-            let io = Io::new(stream, shared.config.write_timeout, parked.trace);
+            let mut io = Io::new(stream, shared.config.write_timeout, parked.trace);
+            // A parked connection has served a response and stayed open.
+            io.assume_nodelay(parked.served > 0);
             (io, parked.peer, parked.served)
         }
     };
@@ -377,6 +378,9 @@ impl Connection {
             }
             return Flow::Close;
         }
+        // The next response on this connection may follow before the
+        // peer has acknowledged this one.
+        io.nodelay();
         self.io = Some(io);
         Flow::KeepAlive
     }
@@ -577,6 +581,7 @@ async fn send_ranges(
     parts: &[(bytes::Bytes, u64, u64)],
     closing: &[u8],
 ) -> std::io::Result<()> {
+    io.nodelay();
     for (head, offset, len) in parts {
         io.wbuf.extend_from_slice(head);
         io.send_file(file, *offset, *len).await?;
@@ -591,6 +596,7 @@ async fn send_stream(
     mut stream: crate::response::ChunkStream,
     chunked: bool,
 ) -> std::io::Result<()> {
+    io.nodelay();
     io.flush().await?;
     while let Some(chunk) = stream.next().await {
         if chunked {
@@ -691,7 +697,6 @@ impl Future for CatchUnwind {
 /// Answers a connection over the cap with 503 and `Retry-After`, then closes:
 /// a client is told to come back rather than left hanging.
 pub(crate) async fn refuse_busy(stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
     let mut io = Io::new(stream, Duration::from_secs(5), None);
     let mut response = Response::error(
         503,
