@@ -60,7 +60,7 @@ pub struct Cli {
         default_value_t = 16_384
     )]
     pub max_connections: usize,
-    /// Largest request head in bytes (431 past it).
+    /// Largest request head in bytes, at most 65535 (431 past it).
     #[arg(long, env = "BAREHTTP_MAX_HEADER_BYTES", value_name = "N", default_value_t = 16 * 1024)]
     pub max_header_bytes: usize,
     /// Most header fields in one request (431 past it).

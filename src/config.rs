@@ -149,6 +149,12 @@ impl Config {
                 return Err(ConfigError(format!("--{name} must be at least 1")));
             }
         }
+        if self.max_header_bytes > crate::proto::parse::MAX_HEAD_BYTES {
+            return Err(ConfigError(format!(
+                "--max-header-bytes must be at most {}",
+                crate::proto::parse::MAX_HEAD_BYTES
+            )));
+        }
         let timeouts = [
             ("header-timeout", self.header_timeout),
             ("keep-alive-timeout", self.keep_alive_timeout),

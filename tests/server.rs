@@ -245,6 +245,12 @@ fn usage_errors_exit_2_runtime_failures_exit_1() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = binary()
+        .args(["--max-header-bytes", "70000", "-p", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most 65535"));
+    let out = binary()
         .args(["-p", "0", "--directory", "/definitely/not/here"])
         .output()
         .unwrap();

@@ -3,21 +3,24 @@
 
 use bytes::Bytes;
 
-/// A byte range inside a request head.
+/// A byte range inside a request head. Offsets are 16 bits, since a head
+/// is at most [`MAX_HEAD_BYTES`](super::parse::MAX_HEAD_BYTES) long: a
+/// field is then 8 bytes, and 16 of them fit inline in a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Span {
     /// Offset of the first byte.
-    pub start: u32,
+    pub start: u16,
     /// Offset one past the last byte.
-    pub end: u32,
+    pub end: u16,
 }
 
 impl Span {
-    /// The span from `start` to `end`.
+    /// The span from `start` to `end`, both within a head.
     pub fn new(start: usize, end: usize) -> Span {
+        debug_assert!(end <= super::parse::MAX_HEAD_BYTES);
         Span {
-            start: start as u32,
-            end: end as u32,
+            start: start as u16,
+            end: end as u16,
         }
     }
 
@@ -140,7 +143,7 @@ pub struct RequestHead {
 
 /// The field lines of a head: the first 16 inline, so a typical request
 /// needs no allocation for them.
-pub type Fields = crate::inline::InlineVec<Field, 8>;
+pub type Fields = crate::inline::InlineVec<Field, 16>;
 
 impl RequestHead {
     /// The raw request-target.

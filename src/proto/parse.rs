@@ -12,6 +12,11 @@ use crate::error::ProtoError;
 /// (RFC 9112 §2.2 says SHOULD ignore "at least one").
 pub const MAX_LEADING_EMPTY_LINES: usize = 8;
 
+/// The longest head the parser reads: spans are 16-bit offsets. Past it
+/// an unfinished head is an error (431, or 414 while still in the
+/// request line).
+pub const MAX_HEAD_BYTES: usize = u16::MAX as usize;
+
 /// Limits the parser enforces itself; the total head size is the caller's,
 /// since only it knows how much has arrived.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +55,17 @@ pub enum Status<T> {
 /// single SPs in the request line, CRLF line ends only, tchar field names
 /// directly followed by `:`, values of field-vchar with OWS trimmed.
 pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>, ProtoError> {
+    if buf.len() > MAX_HEAD_BYTES {
+        return match parse_bounded(&buf[..MAX_HEAD_BYTES], limits)? {
+            Status::Partial => Err(oversized_head_error(&buf[..MAX_HEAD_BYTES])),
+            complete => Ok(complete),
+        };
+    }
+    parse_bounded(buf, limits)
+}
+
+/// [`parse_head`] on a buffer of at most [`MAX_HEAD_BYTES`].
+fn parse_bounded(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>, ProtoError> {
     let Some(mut pos) = skip_empty_lines(buf)? else {
         return Ok(Status::Partial);
     };
@@ -84,10 +100,9 @@ pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>,
         if fields.len() == limits.max_fields {
             return Err(ProtoError::TooManyFields);
         }
-        let Some((field, next)) = field_line(buf, pos)? else {
+        let Some(next) = field_line(buf, pos, &mut fields)? else {
             return Ok(Status::Partial);
         };
-        fields.push(field);
         pos = next;
     }
 }
@@ -199,9 +214,12 @@ fn version(v: &[u8]) -> Result<Version, ProtoError> {
 
 /// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5), read in
 /// one pass: the name against the tchar table, then the value eight bytes
-/// at a time up to the CR that must end it. Returns the field and where
-/// the next line starts, or `None` if the line is not complete yet.
-fn field_line(buf: &[u8], start: usize) -> Result<Option<(Field, usize)>, ProtoError> {
+/// at a time up to the CR that must end it. Adds the field to `fields`
+/// and returns where the next line starts, or `None` if the line is not
+/// complete yet. (Pushing here rather than returning the field keeps it in
+/// registers: returned in an `Option` tuple it went through memory.)
+#[inline(always)]
+fn field_line(buf: &[u8], start: usize, fields: &mut Fields) -> Result<Option<usize>, ProtoError> {
     let line = &buf[start..];
     let Some(colon) = line.iter().position(|&b| !TCHAR[b as usize]) else {
         return Ok(None);
@@ -227,11 +245,11 @@ fn field_line(buf: &[u8], start: usize) -> Result<Option<(Field, usize)>, ProtoE
                 while value_end > v && matches!(line[value_end - 1], b' ' | b'\t') {
                     value_end -= 1;
                 }
-                let field = Field {
+                fields.push(Field {
                     name: Span::new(start, start + colon),
                     value: Span::new(start + v, start + value_end),
-                };
-                Ok(Some((field, start + end + 2)))
+                });
+                Ok(Some(start + end + 2))
             }
             Some(_) => Err(ProtoError::BareCr),
         },
@@ -241,7 +259,7 @@ fn field_line(buf: &[u8], start: usize) -> Result<Option<(Field, usize)>, ProtoE
 }
 
 /// Why a field name stopped at a byte that is neither a tchar nor `:`.
-fn name_fault(line: &[u8], at: usize) -> Result<Option<(Field, usize)>, ProtoError> {
+fn name_fault(line: &[u8], at: usize) -> Result<Option<usize>, ProtoError> {
     let Some(nl) = memchr(b'\n', line) else {
         return match memchr(b'\r', line) {
             Some(cr) if cr + 1 < line.len() => Err(ProtoError::BareCr),
@@ -282,6 +300,43 @@ mod tests {
                 "expected a head from {:?}, got {other:?}",
                 String::from_utf8_lossy(buf)
             ),
+        }
+    }
+
+    #[test]
+    fn heads_end_within_64_kib() {
+        let limits = HeadLimits {
+            max_target_bytes: 1 << 20,
+            max_fields: 10_000,
+        };
+        // A head that ends in time is parsed, whatever follows it.
+        let mut buf = b"POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n".to_vec();
+        let head_len = buf.len();
+        buf.resize(head_len + 100_000, b'x');
+        match parse_head(&buf, &limits) {
+            Ok(Status::Complete(n, head)) => assert_eq!((n, head.fields.len()), (head_len, 1)),
+            other => panic!("{other:?}"),
+        }
+        // One that does not is too large, not partial.
+        let mut buf = b"GET / HTTP/1.1\r\n".to_vec();
+        while buf.len() <= MAX_HEAD_BYTES {
+            buf.extend_from_slice(b"X-Filler: 0123456789abcdef0123456789abcdef\r\n");
+        }
+        assert_eq!(parse_head(&buf, &limits), Err(ProtoError::HeadTooLarge));
+        let mut line = b"GET /".to_vec();
+        line.resize(MAX_HEAD_BYTES + 10, b'a');
+        assert_eq!(parse_head(&line, &limits), Err(ProtoError::TargetTooLong));
+        // The last field before the limit keeps exact offsets.
+        let mut buf = b"GET / HTTP/1.1\r\nA: ".to_vec();
+        buf.resize(MAX_HEAD_BYTES - 5, b'v');
+        buf.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(buf.len(), MAX_HEAD_BYTES - 1);
+        match parse_head(&buf, &limits) {
+            Ok(Status::Complete(n, head)) => {
+                assert_eq!(n, buf.len());
+                assert_eq!(head.fields[0].value.end as usize, MAX_HEAD_BYTES - 5);
+            }
+            other => panic!("{other:?}"),
         }
     }
 

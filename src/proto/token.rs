@@ -61,13 +61,12 @@ const fn has_byte(x: u64, b: u8) -> bool {
 /// The first byte not allowed in a field value ([`FIELD_VALUE`]): a
 /// control other than HTAB (CR and LF included), or DEL. Eight bytes at a
 /// time, byte by byte only where a word looks suspicious.
+#[inline]
 pub fn find_non_field_value(s: &[u8]) -> Option<usize> {
     let mut base = 0;
     let mut words = s.chunks_exact(8);
     for word in words.by_ref() {
-        let x = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
+        let x = u64::from_le_bytes(word.try_into().expect("chunks of 8"));
         if has_less(x, 0x20) || has_byte(x, 0x7f) {
             if let Some(i) = word.iter().position(|&b| !FIELD_VALUE[b as usize]) {
                 return Some(base + i);
