@@ -259,6 +259,13 @@ impl Worker {
             shutdown: self.shutdown.clone(),
             parking: Parking::new()?,
         });
+        // The Date value is refreshed by a timer each second rather than by
+        // reading the clock for every response.
+        let ticker = tokio::task::spawn_local(async {
+            loop {
+                tokio::time::sleep(crate::proto::date::tick()).await;
+            }
+        });
         let parker = {
             let local = local.clone();
             let weak = Rc::downgrade(&local);
@@ -305,6 +312,8 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let _ = parker.await;
+        ticker.abort();
+        crate::proto::date::stop_ticking();
         crate::access_log::flush();
         Ok(())
     }

@@ -351,6 +351,28 @@ fn responses_carry_date_and_exact_framing() {
     );
     let date = reply.header("date").unwrap();
     assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
+    // The value is kept current by a timer, not read per response: it must
+    // still follow the clock across seconds on a kept-alive connection.
+    let mut s = connect(server.local_addr());
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(1100));
+        s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let sent = read_replies(&mut s, 1, &[])[0]
+            .header("date")
+            .unwrap()
+            .to_string();
+        let sent = httpdate::parse_http_date(&sent).unwrap();
+        let now = std::time::SystemTime::now();
+        let lag = now.duration_since(sent).unwrap_or_default();
+        assert!(
+            lag < Duration::from_millis(1500),
+            "Date lags the clock by {lag:?}"
+        );
+        assert!(
+            sent <= now + Duration::from_secs(1),
+            "Date ahead of the clock"
+        );
+    }
     assert!(reply.header("transfer-encoding").is_none());
     assert_eq!(
         reply

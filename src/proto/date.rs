@@ -1,5 +1,7 @@
 //! The `Date` header value (IMF-fixdate, RFC 9110 §5.6.7), formatted at most
-//! once a second per thread; no lock is shared between workers.
+//! once a second per thread; no lock is shared between workers. A server
+//! worker keeps its thread's value current from a timer ([`tick`]), so a
+//! response does not even read the clock; elsewhere each use reads it.
 
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,28 +12,60 @@ pub const DATE_LEN: usize = 29;
 struct Cached {
     second: u64,
     imf: [u8; DATE_LEN],
+    /// Kept current by [`tick`]: no need to read the clock.
+    ticked: bool,
+}
+
+impl Cached {
+    fn refresh(&mut self, now: SystemTime) {
+        let second = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if self.second != second {
+            let text = httpdate::fmt_http_date(now);
+            self.imf.copy_from_slice(&text.as_bytes()[..DATE_LEN]);
+            self.second = second;
+        }
+    }
 }
 
 thread_local! {
-    static CACHE: RefCell<Cached> = const { RefCell::new(Cached { second: u64::MAX, imf: [0; DATE_LEN] }) };
+    static CACHE: RefCell<Cached> = const {
+        RefCell::new(Cached { second: u64::MAX, imf: [0; DATE_LEN], ticked: false })
+    };
 }
 
 /// Calls `f` with the current date as an IMF-fixdate.
 pub fn with_date<R>(f: impl FnOnce(&[u8; DATE_LEN]) -> R) -> R {
-    let now = SystemTime::now();
-    let second = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if cache.second != second {
-            let text = httpdate::fmt_http_date(now);
-            cache.imf.copy_from_slice(&text.as_bytes()[..DATE_LEN]);
-            cache.second = second;
+        if !cache.ticked {
+            cache.refresh(SystemTime::now());
         }
         f(&cache.imf)
     })
+}
+
+/// Brings this thread's date up to date and from now on trusts the caller
+/// to call again each second; returns how long until the next second.
+pub fn tick() -> std::time::Duration {
+    let now = SystemTime::now();
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        cache.refresh(now);
+        cache.ticked = true;
+    });
+    let into_second = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    std::time::Duration::from_nanos(u64::from(1_000_000_000 - into_second))
+}
+
+/// Goes back to reading the clock on each use (the ticking timer stopped).
+pub fn stop_ticking() {
+    CACHE.with(|cache| cache.borrow_mut().ticked = false);
 }
 
 /// The current time in Common Log Format: `10/Oct/2000:13:55:36 +0000`.
