@@ -135,12 +135,12 @@ enum Flow {
 }
 
 /// Splits a complete head off the read buffer, if there is one.
-fn take_head(
-    io: &mut Io,
-    config: &Config,
-    limits: &HeadLimits,
-) -> Result<Option<RequestHead>, ProtoError> {
-    let Status::Complete(len, parsed) = parse_head(&io.rbuf, limits)? else {
+fn take_head(io: &mut Io, config: &Config) -> Result<Option<RequestHead>, ProtoError> {
+    let limits = HeadLimits {
+        max_target_bytes: config.max_target_bytes,
+        max_fields: config.max_headers,
+    };
+    let Status::Complete(len, parsed) = parse_head(&io.rbuf, &limits)? else {
         return Ok(None);
     };
     if len > config.max_header_bytes {
@@ -270,10 +270,6 @@ impl Connection {
     /// with the previous one), taken without waiting or building a future.
     fn buffered_head(&mut self) -> Result<Option<RequestHead>, ProtoError> {
         let config = &self.shared.config;
-        let limits = HeadLimits {
-            max_target_bytes: config.max_target_bytes,
-            max_fields: config.max_headers,
-        };
         let io = self
             .io
             .as_mut()
@@ -281,7 +277,7 @@ impl Connection {
         if memchr(b'\n', &io.rbuf).is_none() {
             return Ok(None);
         }
-        take_head(io, config, &limits)
+        take_head(io, config)
     }
 
     /// Idle → ReadingHead: waits for a whole head, after
@@ -289,10 +285,6 @@ impl Connection {
     /// closed, the idle timeout passed or the server is shutting down.
     async fn read_head(&mut self) -> Result<Next, ProtoError> {
         let config = &self.shared.config;
-        let limits = HeadLimits {
-            max_target_bytes: config.max_target_bytes,
-            max_fields: config.max_headers,
-        };
         let io = self
             .io
             .as_mut()
@@ -311,7 +303,7 @@ impl Connection {
         loop {
             // Parse again only when a line has ended since the last try.
             if memchr(b'\n', &io.rbuf[scanned..]).is_some() {
-                if let Some(head) = take_head(io, config, &limits)? {
+                if let Some(head) = take_head(io, config)? {
                     return Ok(Next::Head(head));
                 }
             }

@@ -26,6 +26,11 @@ use super::conditional::Validators;
 /// Files at most this long are kept.
 pub const MAX_FILE_BYTES: u64 = 32 * 1024;
 
+/// What an entry costs beyond its content and path (its rendered fields,
+/// map slot and key), counted so that many tiny files cannot outgrow the
+/// budget.
+const ENTRY_OVERHEAD: usize = 512;
+
 /// A file modified more recently than this is not kept.
 const SETTLE: Duration = Duration::from_secs(2);
 
@@ -73,6 +78,8 @@ struct Entry {
     identity: Identity,
     hot: Hot,
     used: u64,
+    /// What the entry counts against the budget.
+    cost: usize,
 }
 
 #[derive(Default)]
@@ -103,7 +110,7 @@ pub fn lookup(service: u64, root: impl AsFd, rel: &str) -> Option<Hot> {
         let tick = cache.tick;
         let files = cache.services.get_mut(&service)?;
         if current != Some(kept) {
-            let gone = files.remove(rel).map_or(0, |e| e.hot.content.len());
+            let gone = files.remove(rel).map_or(0, |e| e.cost);
             cache.bytes -= gone;
             return None;
         }
@@ -128,11 +135,11 @@ pub fn worth_keeping(stat: &Stat) -> bool {
 
 /// Keeps `hot`, read from the file `stat` describes, for `service` under
 /// `rel`, evicting the least recently used entries to stay within `budget`
-/// bytes of content in this thread.
+/// bytes in this thread (content, path and a fixed overhead per entry).
 pub fn keep(service: u64, rel: &str, stat: &Stat, hot: Hot, budget: usize) {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let size = hot.content.len();
+        let size = hot.content.len() + rel.len() + ENTRY_OVERHEAD;
         if size > budget {
             return;
         }
@@ -150,7 +157,7 @@ pub fn keep(service: u64, rel: &str, stat: &Stat, hot: Hot, budget: usize) {
                 .services
                 .get_mut(&s)
                 .and_then(|files| files.remove(&oldest))
-                .map_or(0, |e| e.hot.content.len());
+                .map_or(0, |e| e.cost);
             cache.bytes -= gone;
         }
         cache.tick += 1;
@@ -158,10 +165,11 @@ pub fn keep(service: u64, rel: &str, stat: &Stat, hot: Hot, budget: usize) {
             identity: Identity::of(stat),
             hot,
             used: cache.tick,
+            cost: size,
         };
         let files = cache.services.entry(service).or_default();
         let old = files.insert(rel.to_string(), entry);
-        cache.bytes -= old.map_or(0, |e| e.hot.content.len());
+        cache.bytes -= old.map_or(0, |e| e.cost);
         cache.bytes += size;
     });
 }
