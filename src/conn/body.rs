@@ -93,7 +93,6 @@ impl BodyReader {
             if self.continue_pending {
                 self.continue_pending = false;
                 io.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                io.nodelay();
             }
             match io.read_more(Instant::now() + self.timeout).await {
                 Ok(0) => return self.fail(ProtoError::IncompleteBody),

@@ -40,8 +40,17 @@ pub struct Io {
     write_timeout: Duration,
     /// The wire trace, when on.
     trace: Option<Box<Trace>>,
-    /// Whether `TCP_NODELAY` is on (see [`Io::nodelay`]).
-    nodelay: bool,
+    /// How many writes the connection has made, for `TCP_NODELAY`.
+    writes: Writes,
+}
+
+/// How far a connection's writes have gone (see [`Io::before_write`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    None,
+    One,
+    /// Two or more, and `TCP_NODELAY` is on.
+    Many,
 }
 
 fn timed_out() -> io::Error {
@@ -57,26 +66,32 @@ impl Io {
             wbuf: BytesMut::new(),
             write_timeout,
             trace,
-            nodelay: false,
+            writes: Writes::None,
         }
     }
 
-    /// Turns Nagle's algorithm off, once per connection. Needed before a
-    /// response leaves in several writes, or a second response follows on
-    /// the connection: a short segment would otherwise wait for the ACK of
-    /// the previous one, which the peer may delay by 40 ms. A connection
-    /// that sends one response in one write and closes never needs it,
-    /// and so skips the system call.
-    pub fn nodelay(&mut self) {
-        if !self.nodelay {
-            self.nodelay = true;
-            let _ = self.stream.set_nodelay(true);
+    /// Records that the connection wrote before it parked and was woken.
+    pub fn resumed(&mut self, wrote: bool) {
+        if wrote {
+            self.writes = Writes::One;
         }
     }
 
-    /// Marks `TCP_NODELAY` as already on (a connection woken from parking).
-    pub fn assume_nodelay(&mut self, on: bool) {
-        self.nodelay = on;
+    /// Called before every write: turns Nagle's algorithm off before the
+    /// second. A second short segment (a body after its head, the 100
+    /// Continue's answer, a chunk, the next response) would otherwise wait
+    /// for the ACK of the first, which the peer may delay by 40 ms. A
+    /// connection that answers once in one write and closes never needs
+    /// it, and so skips the system call.
+    fn before_write(&mut self) {
+        match self.writes {
+            Writes::None => self.writes = Writes::One,
+            Writes::One => {
+                let _ = self.stream.set_nodelay(true);
+                self.writes = Writes::Many;
+            }
+            Writes::Many => {}
+        }
     }
 
     /// Takes the socket out of the runtime, dropping the buffers, so the
@@ -132,6 +147,7 @@ impl Io {
     /// Writes out everything in the write buffer.
     pub async fn flush(&mut self) -> io::Result<()> {
         while !self.wbuf.is_empty() {
+            self.before_write();
             let n = write_some(&mut self.stream, self.write_timeout, &self.wbuf).await;
             let n = self.traced_write(n, None)?;
             self.wbuf.advance(n);
@@ -141,9 +157,9 @@ impl Io {
 
     /// Flushes, then writes `data` without copying it into the buffer.
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
-        self.nodelay();
         self.flush().await?;
         while !data.is_empty() {
+            self.before_write();
             let n = write_some(&mut self.stream, self.write_timeout, data).await;
             let n = self.traced_write(n, Some(data))?;
             data = &data[n..];
@@ -197,6 +213,7 @@ impl Io {
         self.flush().await?;
         let end = offset + len;
         while offset < end {
+            self.before_write();
             let count = (end - offset).min(1 << 30) as usize;
             let at = offset;
             let sent = timeout(

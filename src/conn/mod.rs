@@ -187,8 +187,7 @@ pub(crate) async fn serve(
         Start::Resumed(parked) => {
             let stream = TcpStream::from_std(parked.stream).ok()?;
             let mut io = Io::new(stream, shared.config.write_timeout, parked.trace);
-            // A parked connection has served a response and stayed open.
-            io.assume_nodelay(parked.served > 0);
+            io.resumed(parked.served > 0);
             (io, parked.peer, parked.served)
         }
     };
@@ -452,9 +451,6 @@ impl Connection {
             }
             return Flow::Close;
         }
-        // The next response on this connection may follow before the
-        // peer has acknowledged this one.
-        io.nodelay();
         self.io = Some(io);
         Flow::KeepAlive
     }
@@ -690,7 +686,6 @@ async fn send_ranges(
     parts: &[(bytes::Bytes, u64, u64)],
     closing: &[u8],
 ) -> std::io::Result<()> {
-    io.nodelay();
     for (head, offset, len) in parts {
         io.wbuf.extend_from_slice(head);
         io.send_file(file, *offset, *len).await?;
@@ -705,7 +700,6 @@ async fn send_stream(
     mut stream: crate::response::ChunkStream,
     chunked: bool,
 ) -> std::io::Result<()> {
-    io.nodelay();
     io.flush().await?;
     while let Some(chunk) = stream.next().await {
         if chunked {

@@ -70,7 +70,6 @@ struct Slots<T> {
     generations: Vec<u32>,
     free: Vec<u32>,
     deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
-    live: usize,
 }
 
 fn key(index: u32, generation: u32) -> u64 {
@@ -91,7 +90,6 @@ impl<T> Slots<T> {
         let entry = self.entries[index].take()?;
         self.generations[index] = generation.wrapping_add(1);
         self.free.push(index as u32);
-        self.live -= 1;
         Some(entry)
     }
 }
@@ -112,7 +110,6 @@ impl<T> Parking<T> {
                 generations: Vec::new(),
                 free: Vec::new(),
                 deadlines: BinaryHeap::new(),
-                live: 0,
             }),
             armed: Cell::new(None),
             rearm: Notify::new(),
@@ -148,11 +145,11 @@ impl<T> Parking<T> {
             return;
         }
         slots.entries[index] = Some((parked, extra));
-        slots.live += 1;
         slots.deadlines.push(Reverse((deadline, key)));
         // Stale deadlines of woken connections pile up in the heap; rebuild
         // it when they outnumber the live ones.
-        if slots.deadlines.len() > 2 * slots.live + 1024 {
+        let live = slots.entries.len() - slots.free.len();
+        if slots.deadlines.len() > 2 * live + 1024 {
             let Slots {
                 entries,
                 generations,
@@ -252,7 +249,6 @@ impl<T> Parking<T> {
         slots.generations.clear();
         slots.free.clear();
         slots.deadlines.clear();
-        slots.live = 0;
     }
 }
 

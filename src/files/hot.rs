@@ -101,21 +101,21 @@ pub fn lookup(service: u64, root: impl AsFd, rel: &str) -> Option<Hot> {
         return None;
     }
     CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let kept = cache.services.get(&service)?.get(rel)?.identity;
-        let current = statat(root, rel, AtFlags::empty())
-            .ok()
-            .map(|stat| Identity::of(&stat));
-        cache.tick += 1;
-        let tick = cache.tick;
-        let files = cache.services.get_mut(&service)?;
-        if current != Some(kept) {
-            let gone = files.remove(rel).map_or(0, |e| e.cost);
-            cache.bytes -= gone;
+        let Cache {
+            services,
+            bytes,
+            tick,
+        } = &mut *cache.borrow_mut();
+        let files = services.get_mut(&service)?;
+        let entry = files.get_mut(rel)?;
+        let current = statat(root, rel, AtFlags::empty()).ok();
+        if current.map(|stat| Identity::of(&stat)) != Some(entry.identity) {
+            *bytes -= entry.cost;
+            files.remove(rel);
             return None;
         }
-        let entry = files.get_mut(rel)?;
-        entry.used = tick;
+        *tick += 1;
+        entry.used = *tick;
         Some(entry.hot.clone())
     })
 }
@@ -172,4 +172,54 @@ pub fn keep(service: u64, rel: &str, stat: &Stat, hot: Hot, budget: usize) {
         cache.bytes -= old.map_or(0, |e| e.cost);
         cache.bytes += size;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hot(content: &'static [u8]) -> Hot {
+        Hot {
+            content: Bytes::from_static(content),
+            meta: Rc::new(Meta {
+                validators: Validators::new(1, content.len() as u64, 0, 0),
+                etag: "\"t\"".into(),
+                etag_field: Bytes::from_static(b"\"t\""),
+                last_modified: Bytes::new(),
+                content_type: Bytes::from_static(b"text/plain"),
+                compressible: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_kept_file_is_served_from_memory_until_it_changes() {
+        let dir = std::env::temp_dir().join(format!("barehttp-hot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a"), b"one").unwrap();
+        std::fs::write(dir.join("b"), b"two").unwrap();
+        let root = std::fs::File::open(&dir).unwrap();
+        let stat = |name: &str| statat(&root, name, AtFlags::empty()).unwrap();
+
+        assert!(lookup(7, &root, "a").is_none(), "nothing kept yet");
+        keep(7, "a", &stat("a"), hot(b"one"), 1 << 20);
+        let hit = lookup(7, &root, "a").expect("kept and unchanged");
+        // The very bytes kept, not a fresh read of the file.
+        assert_eq!(hit.content.as_ptr(), b"one".as_ptr());
+        assert!(lookup(8, &root, "a").is_none(), "another service's root");
+
+        // A change to the file drops the entry for good.
+        std::fs::write(dir.join("a"), b"ONE!").unwrap();
+        assert!(lookup(7, &root, "a").is_none());
+        std::fs::write(dir.join("a"), b"one").unwrap();
+        assert!(lookup(7, &root, "a").is_none(), "dropped, not revived");
+
+        // The budget counts content, path and overhead: room for one entry.
+        let one = 3 + 1 + ENTRY_OVERHEAD;
+        keep(7, "a", &stat("a"), hot(b"one"), one);
+        keep(7, "b", &stat("b"), hot(b"two"), one);
+        assert!(lookup(7, &root, "a").is_none(), "least recently used went");
+        assert!(lookup(7, &root, "b").is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
