@@ -14,6 +14,16 @@ pub(crate) enum DecodedPath {
     Owned(String),
 }
 
+/// The decoded path of `head`.
+fn decoded<'a>(head: &'a RequestHead, path: &'a DecodedPath) -> &'a str {
+    match path {
+        DecodedPath::Raw(start, end) => {
+            std::str::from_utf8(&head.target()[*start..*end]).unwrap_or("/")
+        }
+        DecodedPath::Owned(s) => s,
+    }
+}
+
 /// An HTTP request handed to a handler.
 #[derive(Debug)]
 pub struct Request {
@@ -100,8 +110,10 @@ impl Request {
             .map(|(_, v)| v)
     }
 
-    pub(crate) fn set_params(&mut self, params: crate::router::Params) {
-        self.params = params;
+    /// Records the path parameters of the route that matched.
+    pub(crate) fn capture_params(&mut self, pattern: &[crate::router::Segment]) {
+        let path = decoded(&self.head, &self.path);
+        crate::router::capture_params(pattern, path, &mut self.params);
     }
 
     /// The method.
@@ -122,13 +134,7 @@ impl Request {
 
     /// The path, percent-decoded and with dot-segments removed.
     pub fn path(&self) -> &str {
-        match &self.path {
-            DecodedPath::Raw(start, end) => {
-                let target = self.head.target();
-                std::str::from_utf8(&target[*start..*end]).unwrap_or("/")
-            }
-            DecodedPath::Owned(s) => s,
-        }
+        decoded(&self.head, &self.path)
     }
 
     /// The query string without `?`, still encoded.

@@ -128,6 +128,10 @@ pub struct Response {
     close: bool,
 }
 
+impl crate::inline::Blank for (Cow<'static, str>, Bytes) {
+    const BLANK: Self = (Cow::Borrowed(""), Bytes::new());
+}
+
 impl Response {
     /// An empty response with this status.
     pub fn new(status: u16) -> Response {

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use memchr::memchr;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -39,8 +40,8 @@ use crate::config::Config;
 use crate::error::ProtoError;
 use crate::proto::encode::{ConnectionField, write_head};
 use crate::proto::framing::{self, RequestBody, ResponseBody};
-use crate::proto::head::{Method, RequestHead, Version};
-use crate::proto::parse::{HeadLimits, Status, oversized_head_error, parse_head};
+use crate::proto::head::{Fields, Method, RequestHead, Span, Version};
+use crate::proto::parse::{HeadLimits, Status, oversized_head_error, parse_head_into};
 use crate::proto::target::{Form, check_host, decode_path, parse_target};
 use crate::request::{DecodedPath, Request};
 use crate::response::{IntoResponse, Payload, Response};
@@ -140,19 +141,27 @@ fn take_head(io: &mut Io, config: &Config) -> Result<Option<RequestHead>, ProtoE
         max_target_bytes: config.max_target_bytes,
         max_fields: config.max_headers,
     };
-    let Status::Complete(len, parsed) = parse_head(&io.rbuf, &limits)? else {
+    // Parsed in place: the fields go straight into the head that is kept.
+    let mut head = RequestHead {
+        bytes: Bytes::new(),
+        method: Method::Get,
+        target: Span::default(),
+        version: Version::Http11,
+        fields: Fields::new(),
+    };
+    let Status::Complete(len, (method, target, version)) =
+        parse_head_into(&io.rbuf, &limits, &mut head.fields)?
+    else {
         return Ok(None);
     };
     if len > config.max_header_bytes {
         return Err(ProtoError::HeadTooLarge);
     }
-    Ok(Some(RequestHead {
-        bytes: io.rbuf.split_to(len).freeze(),
-        method: parsed.method,
-        target: parsed.target,
-        version: parsed.version,
-        fields: parsed.fields,
-    }))
+    head.bytes = io.rbuf.split_to(len).freeze();
+    head.method = method;
+    head.target = target;
+    head.version = version;
+    Ok(Some(head))
 }
 
 /// What the checks of a head found, for building the request.
@@ -231,15 +240,19 @@ struct Connection {
 impl Connection {
     async fn run(&mut self) -> Option<Parked> {
         loop {
-            let next = match self.buffered_head() {
-                Ok(Some(head)) => Ok(Next::Head(head)),
-                Ok(None) => self.read_head().await,
-                Err(e) => Err(e),
-            };
-            let head = match next {
-                Ok(Next::Head(head)) => head,
-                Ok(Next::Closed) => return None,
-                Ok(Next::Park(deadline)) => return self.park(deadline),
+            // Matched in place: wrapping a buffered head in `Next` on the
+            // way cost two copies of it per request.
+            let head = match self.buffered_head() {
+                Ok(Some(head)) => head,
+                Ok(None) => match self.read_head().await {
+                    Ok(Next::Head(head)) => head,
+                    Ok(Next::Closed) => return None,
+                    Ok(Next::Park(deadline)) => return self.park(deadline),
+                    Err(e) => {
+                        self.reject(e, None).await;
+                        return None;
+                    }
+                },
                 Err(e) => {
                     self.reject(e, None).await;
                     return None;
@@ -504,8 +517,8 @@ impl Connection {
             return Routed::Answered(Response::ok().header("Allow", router.allow_all()), false);
         }
         let response = match router.find(req.method(), req.path()) {
-            Dispatch::Handler(handler, params, context) => {
-                req.set_params(params);
+            Dispatch::Handler(handler, pattern, context) => {
+                req.capture_params(pattern);
                 req.set_state(context.state.clone());
                 let coding = context.compress.then(|| {
                     crate::coding::choose(

@@ -126,6 +126,13 @@ pub struct Field {
     pub value: Span,
 }
 
+impl crate::inline::Blank for Field {
+    const BLANK: Field = Field {
+        name: Span { start: 0, end: 0 },
+        value: Span { start: 0, end: 0 },
+    };
+}
+
 /// A parsed head whose spans point into `bytes`.
 #[derive(Debug, Clone)]
 pub struct RequestHead {

@@ -55,17 +55,44 @@ pub enum Status<T> {
 /// single SPs in the request line, CRLF line ends only, tchar field names
 /// directly followed by `:`, values of field-vchar with OWS trimmed.
 pub fn parse_head(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>, ProtoError> {
+    let mut fields = Fields::new();
+    Ok(match parse_head_into(buf, limits, &mut fields)? {
+        Status::Complete(len, (method, target, version)) => Status::Complete(
+            len,
+            ParsedHead {
+                method,
+                target,
+                version,
+                fields,
+            },
+        ),
+        Status::Partial => Status::Partial,
+    })
+}
+
+/// [`parse_head`] with the field lines pushed onto `fields` (empty at the
+/// start), which can then be the caller's own: a server parses straight
+/// into the head it keeps, and no copy of the fields is made.
+pub fn parse_head_into(
+    buf: &[u8],
+    limits: &HeadLimits,
+    fields: &mut Fields,
+) -> Result<Status<(Method, Span, Version)>, ProtoError> {
     if buf.len() > MAX_HEAD_BYTES {
-        return match parse_bounded(&buf[..MAX_HEAD_BYTES], limits)? {
+        return match parse_bounded(&buf[..MAX_HEAD_BYTES], limits, fields)? {
             Status::Partial => Err(oversized_head_error(&buf[..MAX_HEAD_BYTES])),
             complete => Ok(complete),
         };
     }
-    parse_bounded(buf, limits)
+    parse_bounded(buf, limits, fields)
 }
 
-/// [`parse_head`] on a buffer of at most [`MAX_HEAD_BYTES`].
-fn parse_bounded(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>, ProtoError> {
+/// [`parse_head_into`] on a buffer of at most [`MAX_HEAD_BYTES`].
+fn parse_bounded(
+    buf: &[u8],
+    limits: &HeadLimits,
+    fields: &mut Fields,
+) -> Result<Status<(Method, Span, Version)>, ProtoError> {
     let Some(mut pos) = skip_empty_lines(buf)? else {
         return Ok(Status::Partial);
     };
@@ -75,22 +102,13 @@ fn parse_bounded(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>, 
     let (method, target, version) = request_line(buf, pos, first_end, limits)?;
     pos = first_end + 2;
 
-    let mut fields = Fields::new();
     loop {
         match buf.get(pos) {
             None => return Ok(Status::Partial),
             Some(b'\r') => {
                 return match buf.get(pos + 1) {
                     None => Ok(Status::Partial),
-                    Some(b'\n') => {
-                        let head = ParsedHead {
-                            method,
-                            target,
-                            version,
-                            fields,
-                        };
-                        Ok(Status::Complete(pos + 2, head))
-                    }
+                    Some(b'\n') => Ok(Status::Complete(pos + 2, (method, target, version))),
                     Some(_) => Err(ProtoError::BareCr),
                 };
             }
@@ -100,7 +118,7 @@ fn parse_bounded(buf: &[u8], limits: &HeadLimits) -> Result<Status<ParsedHead>, 
         if fields.len() == limits.max_fields {
             return Err(ProtoError::TooManyFields);
         }
-        let Some(next) = field_line(buf, pos, &mut fields)? else {
+        let Some(next) = field_line(buf, pos, fields)? else {
             return Ok(Status::Partial);
         };
         pos = next;

@@ -170,7 +170,7 @@ pub fn decode_path(raw: &[u8]) -> Result<Cow<'_, str>, ProtoError> {
 }
 
 fn has_dot_segment(path: &str) -> bool {
-    path.split('/').any(|s| s == "." || s == "..")
+    memchr(b'.', path.as_bytes()).is_some() && path.split('/').any(|s| s == "." || s == "..")
 }
 
 /// RFC 3986 §5.2.4 for an absolute path: `.` vanishes, `..` removes the
