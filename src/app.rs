@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::files::{FileOptions, FileRoot, FileService};
 use crate::request::Request;
 use crate::response::Response;
-use crate::router::{Router, sync};
+use crate::router::{Handler, Reply, Router, sync};
 
 /// The tool's router for `config`.
 pub fn router(config: &Config) -> io::Result<Router> {
@@ -64,11 +64,7 @@ fn mount_files(
             }
         });
     }
-    let get = files.clone();
-    router = router.get(&pattern, move |req: Request| {
-        let files = get.clone();
-        async move { files.get(&req).await }
-    });
+    router = router.get(&pattern, GetFiles(files.clone()));
     if read_only {
         return router;
     }
@@ -86,6 +82,20 @@ fn mount_files(
             let files = delete.clone();
             async move { files.delete(&req) }
         })
+}
+
+/// GET and HEAD of files: a small file kept in memory is answered at once,
+/// anything else through a future.
+struct GetFiles(Arc<FileService>);
+
+impl Handler for GetFiles {
+    fn call(&self, req: Request) -> Reply {
+        if let Some(response) = self.0.get_kept(&req) {
+            return Reply::Ready(response);
+        }
+        let files = self.0.clone();
+        Reply::Pending(Box::pin(async move { files.get(&req).await }))
+    }
 }
 
 fn echo(req: Request) -> Response {

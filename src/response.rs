@@ -276,6 +276,19 @@ impl Response {
         self
     }
 
+    /// Adds a field the server rendered itself (a kept file's `ETag`,
+    /// `Last-Modified`, type), skipping the checks of
+    /// [`Response::header`] and the move of the whole response.
+    pub(crate) fn push_field(&mut self, name: &'static str, value: Bytes) {
+        debug_assert!(
+            crate::proto::token::is_token(name.as_bytes())
+                && value
+                    .iter()
+                    .all(|&b| crate::proto::token::FIELD_VALUE[b as usize])
+        );
+        self.fields.push((Cow::Borrowed(name), value));
+    }
+
     /// Asks for the connection to close after this response.
     pub fn close(mut self) -> Response {
         self.close = true;

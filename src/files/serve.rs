@@ -100,6 +100,16 @@ impl FileService {
         }
     }
 
+    /// GET and HEAD answered without waiting, when that can be done: a small
+    /// file kept in memory. `None` means [`FileService::get`] is needed.
+    pub fn get_kept(&self, req: &Request) -> Option<Response> {
+        let rel = rel_path(req);
+        if is_temp(rel) {
+            return None;
+        }
+        self.kept_file(req, rel)
+    }
+
     /// GET and HEAD.
     pub async fn get(&self, req: &Request) -> Response {
         let rel = rel_path(req);
@@ -418,19 +428,20 @@ fn read_whole(file: &File, len: u64) -> Option<Bytes> {
 /// The answer to a GET or HEAD of a kept file, preconditions included.
 fn serve_hot(req: &Request, hot: &Hot) -> Response {
     let meta = &*hot.meta;
-    let mut base = Response::ok()
-        .header("ETag", meta.etag_field.clone())
-        .header("Last-Modified", meta.last_modified.clone())
-        .header("Accept-Ranges", "bytes");
+    let mut base = Response::ok();
+    base.push_field("ETag", meta.etag_field.clone());
+    base.push_field("Last-Modified", meta.last_modified.clone());
+    base.push_field("Accept-Ranges", Bytes::from_static(b"bytes"));
     if meta.compressible {
-        base = base.header("Vary", "Accept-Encoding");
+        base.push_field("Vary", Bytes::from_static(b"Accept-Encoding"));
     }
     match conditional::evaluate(&conditions(req), Some((&meta.validators, &meta.etag)), true) {
         Outcome::NotModified => base.with_status(304),
         Outcome::Failed => precondition_failed(base),
-        Outcome::Proceed => base
-            .header("Content-Type", meta.content_type.clone())
-            .with_payload(Payload::Bytes(hot.content.clone())),
+        Outcome::Proceed => {
+            base.push_field("Content-Type", meta.content_type.clone());
+            base.with_payload(Payload::Bytes(hot.content.clone()))
+        }
     }
 }
 
