@@ -168,8 +168,9 @@ fn a_silent_new_connection_parks_and_is_closed_at_the_header_timeout() {
     assert!(closed && rest.is_empty(), "{rest:?}");
 }
 
-#[test]
-fn shutdown_closes_parked_connections_at_once() {
+/// Stops a server holding 20 connections that have each had an answer,
+/// `idle` after the last one; stopping must not wait for them.
+fn stop_with_idle_connections(idle: Duration) {
     let mut cfg = config(None);
     cfg.keep_alive_timeout = Duration::from_secs(60);
     cfg.shutdown_timeout = Duration::from_secs(30);
@@ -182,18 +183,30 @@ fn shutdown_closes_parked_connections_at_once() {
             s
         })
         .collect();
-    std::thread::sleep(PARKED);
+    std::thread::sleep(idle);
     let asked = Instant::now();
     server.stop().unwrap();
     assert!(
         asked.elapsed() < Duration::from_secs(10),
-        "stopping waited for the parked connections: {:?}",
+        "stopping waited for the idle connections: {:?}",
         asked.elapsed()
     );
     for s in &mut held {
         let (rest, closed) = read_all(s);
         assert!(closed && rest.is_empty());
     }
+}
+
+#[test]
+fn shutdown_closes_parked_connections_at_once() {
+    stop_with_idle_connections(PARKED);
+}
+
+/// Connections still waiting for their next request (not parked yet) when
+/// the shutdown begins close as they would park.
+#[test]
+fn shutdown_closes_connections_that_have_just_gone_idle() {
+    stop_with_idle_connections(Duration::ZERO);
 }
 
 #[test]

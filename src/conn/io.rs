@@ -286,8 +286,13 @@ impl Io {
     /// `None` when [`PARK_AFTER`] passed in silence (and the deadline did
     /// not): the connection should then park, giving up its task and
     /// buffers, so an idle connection costs almost nothing.
-    pub async fn wait_idle(&mut self, deadline: Instant) -> io::Result<Option<usize>> {
-        let park_at = Instant::now() + PARK_AFTER;
+    /// `now` is when the wait began.
+    pub async fn wait_idle(
+        &mut self,
+        now: Instant,
+        deadline: Instant,
+    ) -> io::Result<Option<usize>> {
+        let park_at = now + PARK_AFTER;
         if park_at < deadline {
             if timeout_at(park_at, self.stream.readable()).await.is_err() {
                 return Ok(None);
