@@ -131,15 +131,12 @@ impl Io {
             self.rbuf.reserve(READ_CHUNK);
         }
         let before = self.rbuf.len();
-        // Bytes already waiting are taken without arming a timer.
-        let read = match self.stream.try_read_buf(&mut self.rbuf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                timeout_at(deadline, self.stream.read_buf(&mut self.rbuf))
-                    .await
-                    .map_err(|_| timed_out())?
-            }
-            read => read,
-        };
+        // Not `try_read_buf` first: unlike `read_buf` it leaves the socket
+        // marked readable after a short read, and the next idle wait would
+        // then block in the read instead of parking.
+        let read = timeout_at(deadline, self.stream.read_buf(&mut self.rbuf))
+            .await
+            .map_err(|_| timed_out())?;
         if let Some(trace) = &mut self.trace {
             match &read {
                 Ok(0) => trace.closing("client closed its side (EOF)"),
