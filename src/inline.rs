@@ -39,6 +39,15 @@ impl<T: Blank, const N: usize> InlineVec<T, N> {
         Self::default()
     }
 
+    /// Removes every item, keeping the inline room.
+    pub fn clear(&mut self) {
+        for slot in &mut self.inline[..self.len] {
+            *slot = T::BLANK;
+        }
+        self.len = 0;
+        self.spill = Vec::new();
+    }
+
     /// Appends an item.
     pub fn push(&mut self, item: T) {
         if self.len < N {

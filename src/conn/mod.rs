@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use memchr::memchr;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -40,7 +39,7 @@ use crate::config::Config;
 use crate::error::ProtoError;
 use crate::proto::encode::{ConnectionField, write_head};
 use crate::proto::framing::{self, RequestBody, ResponseBody};
-use crate::proto::head::{Fields, Method, RequestHead, Span, Version};
+use crate::proto::head::{Method, RequestHead, Version};
 use crate::proto::parse::{HeadLimits, Status, oversized_head_error, parse_head_into};
 use crate::proto::target::{Form, check_host, decode_path, parse_target};
 use crate::request::{DecodedPath, Request};
@@ -135,20 +134,15 @@ enum Flow {
     Close,
 }
 
-/// Splits a complete head off the read buffer, if there is one.
-fn take_head(io: &mut Io, config: &Config) -> Result<Option<RequestHead>, ProtoError> {
+/// Splits a complete head off the read buffer, if there is one, as a
+/// request from `peer` whose head the parser filled in place.
+fn take_head(io: &mut Io, config: &Config, peer: SocketAddr) -> Result<Option<Request>, ProtoError> {
     let limits = HeadLimits {
         max_target_bytes: config.max_target_bytes,
         max_fields: config.max_headers,
     };
-    // Parsed in place: the fields go straight into the head that is kept.
-    let mut head = RequestHead {
-        bytes: Bytes::new(),
-        method: Method::Get,
-        target: Span::default(),
-        version: Version::Http11,
-        fields: Fields::new(),
-    };
+    let mut req = Request::blank(peer);
+    let head = req.head_mut();
     let Status::Complete(len, (method, target, version)) =
         parse_head_into(&io.rbuf, &limits, &mut head.fields)?
     else {
@@ -161,7 +155,7 @@ fn take_head(io: &mut Io, config: &Config) -> Result<Option<RequestHead>, ProtoE
     head.method = method;
     head.target = target;
     head.version = version;
-    Ok(Some(head))
+    Ok(Some(req))
 }
 
 /// What the checks of a head found, for building the request.
@@ -214,11 +208,9 @@ pub(crate) async fn serve(
     parked
 }
 
-/// What waiting for the next head ended with. The head travels by value:
-/// boxing it would cost an allocation per request.
-#[allow(clippy::large_enum_variant)]
+/// What waiting for the next head ended with.
 enum Next {
-    Head(RequestHead),
+    Head(Request),
     Closed,
     /// Idle past the parking delay; the idle deadline comes along.
     Park(Instant),
@@ -240,12 +232,10 @@ struct Connection {
 impl Connection {
     async fn run(&mut self) -> Option<Parked> {
         loop {
-            // Matched in place: wrapping a buffered head in `Next` on the
-            // way cost two copies of it per request.
-            let head = match self.buffered_head() {
-                Ok(Some(head)) => head,
+            let req = match self.buffered_head() {
+                Ok(Some(req)) => req,
                 Ok(None) => match self.read_head().await {
-                    Ok(Next::Head(head)) => head,
+                    Ok(Next::Head(req)) => req,
                     Ok(Next::Closed) => return None,
                     Ok(Next::Park(deadline)) => return self.park(deadline),
                     Err(e) => {
@@ -259,7 +249,7 @@ impl Connection {
                 }
             };
             self.served += 1;
-            if self.respond(head).await == Flow::Close {
+            if self.respond(req).await == Flow::Close {
                 return None;
             }
         }
@@ -281,7 +271,7 @@ impl Connection {
 
     /// A whole head already in the read buffer (pipelined, or read along
     /// with the previous one), taken without waiting or building a future.
-    fn buffered_head(&mut self) -> Result<Option<RequestHead>, ProtoError> {
+    fn buffered_head(&mut self) -> Result<Option<Request>, ProtoError> {
         let config = &self.shared.config;
         let io = self
             .io
@@ -290,7 +280,7 @@ impl Connection {
         if memchr(b'\n', &io.rbuf).is_none() {
             return Ok(None);
         }
-        take_head(io, config)
+        take_head(io, config, self.peer)
     }
 
     /// Idle → ReadingHead: waits for a whole head, after
@@ -316,8 +306,8 @@ impl Connection {
         loop {
             // Parse again only when a line has ended since the last try.
             if memchr(b'\n', &io.rbuf[scanned..]).is_some() {
-                if let Some(head) = take_head(io, config)? {
-                    return Ok(Next::Head(head));
+                if let Some(req) = take_head(io, config, self.peer)? {
+                    return Ok(Next::Head(req));
                 }
             }
             scanned = io.rbuf.len();
@@ -372,30 +362,31 @@ impl Connection {
     }
 
     /// Checking → Handling → Finishing → Writing, for one request.
-    async fn respond(&mut self, head: RequestHead) -> Flow {
-        let checked = match check_request(&head, &self.shared.config) {
+    async fn respond(&mut self, mut req: Request) -> Flow {
+        let head = req.head();
+        let checked = match check_request(head, &self.shared.config) {
             Ok(checked) => checked,
             Err(e) => {
-                self.reject(e, Some(&head)).await;
+                self.reject(e, Some(req.head())).await;
                 return Flow::Close;
             }
         };
         let started = self.shared.log.is_some().then(Instant::now);
         let version = head.version;
         let is_head = head.method == Method::Head;
-        let mut keep_alive = wants_keep_alive(&head);
+        let mut keep_alive = wants_keep_alive(head);
         let client_closes = !keep_alive;
         let log_entry = self
             .shared
             .log
             .is_some()
-            .then(|| access_log::Entry::of(&head));
+            .then(|| access_log::Entry::of(head));
 
-        let (body, mut io) = self.lend_body(&checked, version);
+        let mut io = self.lend_body(&checked, version, &mut req);
         // Only a handler that has to wait is awaited: building and moving
         // futures for the common answered-at-once case cost a fifth of the
         // time of pipelined requests in memcpy.
-        let (mut response, panicked) = match self.route(head, checked, body) {
+        let (mut response, panicked) = match self.route(req, checked) {
             Routed::Answered(response, panicked) => (response, panicked),
             Routed::Pending(fut, finish) => match CatchUnwind(fut).await {
                 Ok(response) => (finish.apply(response), false),
@@ -467,14 +458,15 @@ impl Connection {
         Flow::KeepAlive
     }
 
-    /// Hands the socket to the request body when there is a body to read.
-    fn lend_body(&mut self, checked: &Checked, version: Version) -> (Body, Option<Io>) {
+    /// Hands the socket to the request's body when there is a body to read;
+    /// otherwise the connection keeps it and it is returned.
+    fn lend_body(&mut self, checked: &Checked, version: Version, req: &mut Request) -> Option<Io> {
         let io = self
             .io
             .take()
             .expect("the connection holds its io between requests");
         let declared = match checked.framing {
-            RequestBody::None | RequestBody::Length(0) => return (Body::empty(), Some(io)),
+            RequestBody::None | RequestBody::Length(0) => return Some(io),
             RequestBody::Length(n) => Some(n),
             RequestBody::Chunked => None,
         };
@@ -487,7 +479,8 @@ impl Connection {
         );
         reader.continue_pending = checked.expect_continue && version == Version::Http11;
         let home = self.home.get_or_insert_with(Home::default).clone();
-        (Body::lend(Lent { io, reader }, home, declared), None)
+        req.set_body(Body::lend(Lent { io, reader }, home, declared));
+        None
     }
 
     /// Takes the socket back from a dropped body and reads what the handler
@@ -509,9 +502,9 @@ impl Connection {
 
     /// Routes the request and calls its handler; a panic becomes a 500.
     /// A handler that answers at once is done here, without a future.
-    fn route(&self, head: RequestHead, checked: Checked, body: Body) -> Routed<'_> {
+    fn route(&self, mut req: Request, checked: Checked) -> Routed<'_> {
         let router = &self.shared.router;
-        let mut req = Request::new(head, checked.path, checked.query, self.peer, body);
+        req.set_target(checked.path, checked.query);
         if checked.asterisk {
             return Routed::Answered(Response::ok().header("Allow", router.allow_all()), false);
         }
