@@ -76,6 +76,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+mod spare;
 mod text;
 pub mod trace;
 

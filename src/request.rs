@@ -1,13 +1,13 @@
 //! What a handler sees of a request: its head, decoded path, path
 //! parameters, query, peer, and the body as a stream.
 
-use std::cell::RefCell;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 
 use crate::conn::body::Body;
 use crate::proto::head::{Fields, Method, RequestHead, Span, Version};
+use crate::spare::{self, Spares};
 
 /// The path as decoded once by `proto::target::decode_path`: usually the
 /// raw bytes themselves, else an owned copy.
@@ -30,10 +30,9 @@ fn decoded<'a>(head: &'a RequestHead, path: &'a DecodedPath) -> &'a str {
 /// An HTTP request handed to a handler.
 ///
 /// Its parts sit in a box that a later request on the same thread uses
-/// again (each thread keeps up to [`SPARE_PARTS`] spare), so moving a
-/// request from the parser to a handler moves one pointer, and making one
-/// allocates nothing: before, the head and the request were copied whole
-/// seven times on their way to a handler.
+/// again ([`crate::spare`]), so moving a request from the parser to a
+/// handler moves one pointer: before, the head and the request were
+/// copied whole seven times on their way to a handler.
 pub struct Request(Option<Box<Parts>>);
 
 #[derive(Debug)]
@@ -47,13 +46,8 @@ struct Parts {
     state: Option<crate::router::State>,
 }
 
-/// The most spare request boxes a thread keeps.
-const SPARE_PARTS: usize = 64;
-
 thread_local! {
-    // Boxes, so that a request moves as one pointer.
-    #[allow(clippy::vec_box)]
-    static SPARE: RefCell<Vec<Box<Parts>>> = const { RefCell::new(Vec::new()) };
+    static SPARE: Spares<Parts> = const { Spares::new() };
 }
 
 impl Parts {
@@ -77,14 +71,7 @@ impl Drop for Request {
             return;
         };
         parts.clear();
-        // A thread being torn down keeps nothing.
-        let _ = SPARE.try_with(|spare| {
-            if let Ok(mut spare) = spare.try_borrow_mut() {
-                if spare.len() < SPARE_PARTS {
-                    spare.push(parts);
-                }
-            }
-        });
+        spare::give(&SPARE, parts);
     }
 }
 
@@ -98,11 +85,7 @@ impl Request {
     /// A request from `peer` with nothing parsed yet: its head is filled in
     /// place by the parser, then the rest by the checks and the router.
     pub(crate) fn blank(peer: SocketAddr) -> Request {
-        let spare = SPARE
-            .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
-            .ok()
-            .flatten();
-        let parts = match spare {
+        let parts = match spare::take(&SPARE) {
             Some(mut parts) => {
                 parts.peer = peer;
                 parts
@@ -127,7 +110,9 @@ impl Request {
     }
 
     fn parts(&self) -> &Parts {
-        self.0.as_deref().expect("a request holds its parts until dropped")
+        self.0
+            .as_deref()
+            .expect("a request holds its parts until dropped")
     }
 
     fn parts_mut(&mut self) -> &mut Parts {
@@ -274,7 +259,8 @@ impl Request {
     /// The first value of the header field `name` (case-insensitive), if it
     /// is valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.parts().head
+        self.parts()
+            .head
             .value(name)
             .and_then(|v| std::str::from_utf8(v).ok())
     }

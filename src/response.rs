@@ -7,6 +7,7 @@ use std::fs::File;
 use bytes::Bytes;
 
 use crate::error::ProtoError;
+use crate::spare::{self, Spares};
 
 /// The content of a response, before framing.
 #[derive(Debug, Default)]
@@ -120,12 +121,40 @@ impl Payload {
 /// assert_eq!(r.status(), 201);
 /// assert_eq!(r.header_value("x-id"), Some(&b"7"[..]));
 /// ```
+///
+/// Its parts sit in a box that a later response on the same thread uses
+/// again ([`crate::spare`]), so returning a response from a handler
+/// through the router's stages moves one pointer.
+pub struct Response(Option<Box<Parts>>);
+
 #[derive(Debug)]
-pub struct Response {
+struct Parts {
     status: u16,
     fields: crate::inline::InlineVec<(Cow<'static, str>, Bytes), 4>,
     payload: Payload,
     close: bool,
+}
+
+thread_local! {
+    static SPARE: Spares<Parts> = const { Spares::new() };
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        let Some(mut parts) = self.0.take() else {
+            return;
+        };
+        parts.fields.clear();
+        parts.payload = Payload::Empty;
+        parts.close = false;
+        spare::give(&SPARE, parts);
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.parts().fmt(f)
+    }
 }
 
 impl crate::inline::Blank for (Cow<'static, str>, Bytes) {
@@ -135,12 +164,31 @@ impl crate::inline::Blank for (Cow<'static, str>, Bytes) {
 impl Response {
     /// An empty response with this status.
     pub fn new(status: u16) -> Response {
-        Response {
-            status,
-            fields: Default::default(),
-            payload: Payload::Empty,
-            close: false,
-        }
+        let parts = match spare::take(&SPARE) {
+            Some(mut parts) => {
+                parts.status = status;
+                parts
+            }
+            None => Box::new(Parts {
+                status,
+                fields: Default::default(),
+                payload: Payload::Empty,
+                close: false,
+            }),
+        };
+        Response(Some(parts))
+    }
+
+    fn parts(&self) -> &Parts {
+        self.0
+            .as_deref()
+            .expect("a response holds its parts until dropped")
+    }
+
+    fn parts_mut(&mut self) -> &mut Parts {
+        self.0
+            .as_deref_mut()
+            .expect("a response holds its parts until dropped")
     }
 
     /// `200 OK` with no content.
@@ -239,13 +287,13 @@ impl Response {
 
     /// Sets the status.
     pub fn with_status(mut self, status: u16) -> Response {
-        self.status = status;
+        self.parts_mut().status = status;
         self
     }
 
     /// Replaces the payload.
     pub fn with_payload(mut self, payload: Payload) -> Response {
-        self.payload = payload;
+        self.parts_mut().payload = payload;
         self
     }
 
@@ -272,7 +320,7 @@ impl Response {
             log::error!("handler set an invalid or reserved field {name:?}");
             return Response::error(500, "handler set an invalid response field");
         }
-        self.fields.push((name, value));
+        self.parts_mut().fields.push((name, value));
         self
     }
 
@@ -286,23 +334,24 @@ impl Response {
                     .iter()
                     .all(|&b| crate::proto::token::FIELD_VALUE[b as usize])
         );
-        self.fields.push((Cow::Borrowed(name), value));
+        self.parts_mut().fields.push((Cow::Borrowed(name), value));
     }
 
     /// Asks for the connection to close after this response.
     pub fn close(mut self) -> Response {
-        self.close = true;
+        self.parts_mut().close = true;
         self
     }
 
     /// The status code.
     pub fn status(&self) -> u16 {
-        self.status
+        self.parts().status
     }
 
     /// The first value of the field `name` (case-insensitive).
     pub fn header_value(&self, name: &str) -> Option<&[u8]> {
-        self.fields
+        self.parts()
+            .fields
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| &v[..])
@@ -310,22 +359,22 @@ impl Response {
 
     /// Every field, in order.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.fields.iter().map(|(n, v)| (&n[..], &v[..]))
+        self.parts().fields.iter().map(|(n, v)| (&n[..], &v[..]))
     }
 
     /// The payload.
     pub fn payload(&self) -> &Payload {
-        &self.payload
+        &self.parts().payload
     }
 
     /// True when the handler asked to close the connection.
     pub fn wants_close(&self) -> bool {
-        self.close
+        self.parts().close
     }
 
     /// Takes the payload out, leaving it empty.
     pub fn take_payload(&mut self) -> Payload {
-        std::mem::take(&mut self.payload)
+        std::mem::take(&mut self.parts_mut().payload)
     }
 }
 
