@@ -17,51 +17,69 @@ pub enum ConnectionField {
     Close,
 }
 
-/// The standard reason phrase of a status code, or `""` for unknown codes.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        422 => "Unprocessable Content",
-        428 => "Precondition Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        507 => "Insufficient Storage",
-        _ => "",
-    }
+/// The reason phrases and, from the same list, whole status lines, so the
+/// common statuses are written with one copy.
+macro_rules! statuses {
+    ($($code:literal => $reason:literal),* $(,)?) => {
+        /// The standard reason phrase of a status code, or `""` for unknown codes.
+        pub fn reason_phrase(status: u16) -> &'static str {
+            match status {
+                $($code => $reason,)*
+                _ => "",
+            }
+        }
+
+        /// `HTTP/1.1 <code> <reason>` and its CRLF, for the codes above.
+        fn status_line(status: u16) -> Option<&'static str> {
+            match status {
+                $($code => Some(concat!("HTTP/1.1 ", stringify!($code), " ", $reason, "\r\n")),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+statuses! {
+    100 => "Continue",
+    101 => "Switching Protocols",
+    200 => "OK",
+    201 => "Created",
+    202 => "Accepted",
+    204 => "No Content",
+    206 => "Partial Content",
+    301 => "Moved Permanently",
+    302 => "Found",
+    303 => "See Other",
+    304 => "Not Modified",
+    307 => "Temporary Redirect",
+    308 => "Permanent Redirect",
+    400 => "Bad Request",
+    401 => "Unauthorized",
+    403 => "Forbidden",
+    404 => "Not Found",
+    405 => "Method Not Allowed",
+    406 => "Not Acceptable",
+    408 => "Request Timeout",
+    409 => "Conflict",
+    410 => "Gone",
+    411 => "Length Required",
+    412 => "Precondition Failed",
+    413 => "Content Too Large",
+    414 => "URI Too Long",
+    415 => "Unsupported Media Type",
+    416 => "Range Not Satisfiable",
+    417 => "Expectation Failed",
+    422 => "Unprocessable Content",
+    428 => "Precondition Required",
+    429 => "Too Many Requests",
+    431 => "Request Header Fields Too Large",
+    500 => "Internal Server Error",
+    501 => "Not Implemented",
+    502 => "Bad Gateway",
+    503 => "Service Unavailable",
+    504 => "Gateway Timeout",
+    505 => "HTTP Version Not Supported",
+    507 => "Insufficient Storage",
 }
 
 /// Appends a whole response head to `out`. Framing fields come only from
@@ -73,18 +91,25 @@ pub fn write_head<'a>(
     connection: ConnectionField,
     fields: impl Iterator<Item = (&'a str, &'a [u8])>,
 ) {
-    out.put_slice(b"HTTP/1.1 ");
-    let mut code = itoa::Buffer::new();
-    out.put_slice(code.format(status).as_bytes());
-    out.put_u8(b' ');
-    out.put_slice(reason_phrase(status).as_bytes());
-    out.put_slice(b"\r\nDate: ");
+    match status_line(status) {
+        Some(line) => out.put_slice(line.as_bytes()),
+        None => {
+            out.put_slice(b"HTTP/1.1 ");
+            out.put_slice(itoa::Buffer::new().format(status).as_bytes());
+            out.put_slice(b" \r\n");
+        }
+    }
+    out.put_slice(b"Date: ");
     with_date(|d| out.put_slice(d));
     out.put_slice(b"\r\nServer: barehttp\r\n");
     match framing {
         ResponseBody::Length { len, .. } => {
             out.put_slice(b"Content-Length: ");
-            out.put_slice(itoa::Buffer::new().format(len).as_bytes());
+            // Byte by byte: a library copy call for one to a few digits
+            // costs more than the digits.
+            for &digit in itoa::Buffer::new().format(len).as_bytes() {
+                out.put_u8(digit);
+            }
             out.put_slice(b"\r\n");
         }
         ResponseBody::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
