@@ -136,7 +136,11 @@ enum Flow {
 
 /// Splits a complete head off the read buffer, if there is one, as a
 /// request from `peer` whose head the parser filled in place.
-fn take_head(io: &mut Io, config: &Config, peer: SocketAddr) -> Result<Option<Request>, ProtoError> {
+fn take_head(
+    io: &mut Io,
+    config: &Config,
+    peer: SocketAddr,
+) -> Result<Option<Request>, ProtoError> {
     let limits = HeadLimits {
         max_target_bytes: config.max_target_bytes,
         max_fields: config.max_headers,
@@ -320,7 +324,7 @@ impl Connection {
             let read = match started {
                 Some(t) => io.read_more(t + config.header_timeout).await,
                 None => {
-                    if *self.shutdown.borrow() {
+                    if shutting_down(&self.shutdown) {
                         io.closing("server shutting down");
                         return Ok(Next::Closed);
                     }
@@ -382,7 +386,7 @@ impl Connection {
             .is_some()
             .then(|| access_log::Entry::of(head));
 
-        let mut io = self.lend_body(&checked, version, &mut req);
+        let lent = self.lend_body(&checked, version, &mut req);
         // Only a handler that has to wait is awaited: building and moving
         // futures for the common answered-at-once case cost a fifth of the
         // time of pipelined requests in memcpy.
@@ -396,26 +400,31 @@ impl Connection {
         if panicked {
             keep_alive = false;
         }
-        if io.is_none() {
+        if lent {
             match self.reclaim_body().await {
                 Some((reclaimed, clean)) => {
                     keep_alive &= clean;
-                    io = Some(reclaimed);
+                    self.io = Some(reclaimed);
                 }
                 // The handler kept the body alive elsewhere: nothing to answer with.
                 None => return Flow::Close,
             }
         }
-        let mut io = io.expect("reclaimed above");
+        // Borrowed where it stays: moving the connection's io out and back
+        // for every request stalled on its copies.
+        let io = self
+            .io
+            .as_mut()
+            .expect("the connection holds its io, reclaimed above if lent");
         // Checked only now: a shutdown may have begun while the handler ran.
-        let close = !keep_alive || response.wants_close() || *self.shutdown.borrow();
+        let close = !keep_alive || response.wants_close() || shutting_down(&self.shutdown);
         // The hot path awaits only a flush; the rest of writing is done
         // in place, so no large future is built per response.
-        let (mut written, rest) = start_response(&mut io, &mut response, is_head, version, close);
+        let (mut written, rest) = start_response(io, &mut response, is_head, version, close);
         if let Some(rest) = rest {
-            written.failed = send_rest(&mut io, rest).await.is_err();
+            written.failed = send_rest(io, rest).await.is_err();
         }
-        if flush_due(&written, &io) {
+        if flush_due(&written, io) {
             written.failed = io.flush().await.is_err();
         }
         // Answers to pipelined requests are batched into one write, but
@@ -450,26 +459,27 @@ impl Connection {
                 } else {
                     LINGER
                 };
-                io.close_gracefully(linger).await;
+                if let Some(io) = self.io.take() {
+                    io.close_gracefully(linger).await;
+                }
             }
             return Flow::Close;
         }
-        self.io = Some(io);
         Flow::KeepAlive
     }
 
     /// Hands the socket to the request's body when there is a body to read;
-    /// otherwise the connection keeps it and it is returned.
-    fn lend_body(&mut self, checked: &Checked, version: Version, req: &mut Request) -> Option<Io> {
+    /// true when it did (the connection then has no io until it reclaims it).
+    fn lend_body(&mut self, checked: &Checked, version: Version, req: &mut Request) -> bool {
+        let declared = match checked.framing {
+            RequestBody::None | RequestBody::Length(0) => return false,
+            RequestBody::Length(n) => Some(n),
+            RequestBody::Chunked => None,
+        };
         let io = self
             .io
             .take()
             .expect("the connection holds its io between requests");
-        let declared = match checked.framing {
-            RequestBody::None | RequestBody::Length(0) => return Some(io),
-            RequestBody::Length(n) => Some(n),
-            RequestBody::Chunked => None,
-        };
         let config = &self.shared.config;
         let mut reader = BodyReader::new(
             checked.framing,
@@ -480,7 +490,7 @@ impl Connection {
         reader.continue_pending = checked.expect_continue && version == Version::Http11;
         let home = self.home.get_or_insert_with(Home::default).clone();
         req.set_body(Body::lend(Lent { io, reader }, home, declared));
-        None
+        true
     }
 
     /// Takes the socket back from a dropped body and reads what the handler
@@ -718,6 +728,14 @@ async fn send_stream(
         io.wbuf.extend_from_slice(crate::proto::encode::LAST_CHUNK);
     }
     Ok(())
+}
+
+/// Whether the server's shutdown has begun. Checked for every response, so
+/// the lock `borrow` takes is taken only once the one-time signal has been
+/// sent: `has_changed` is a plain atomic load, and a connection's receiver
+/// never marks the signal seen.
+fn shutting_down(shutdown: &watch::Receiver<bool>) -> bool {
+    matches!(shutdown.has_changed(), Ok(true)) && *shutdown.borrow()
 }
 
 /// HTTP/1.1 keeps the connection unless told `close`; HTTP/1.0 closes
