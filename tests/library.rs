@@ -230,3 +230,59 @@ fn an_existing_listener_can_be_served() {
     );
     server.stop().unwrap();
 }
+
+/// Requests and responses reuse their storage on a thread; nothing of one
+/// may show in the next: parameters, query, fields, body or response fields.
+#[test]
+fn nothing_of_one_request_or_response_shows_in_the_next() {
+    let router = Router::new()
+        .get(
+            "/set/{x}",
+            sync(|req: Request| {
+                Response::text(format!("set {}", req.param("x").unwrap_or("?")))
+                    .header("X-Leak", "1")
+            }),
+        )
+        .post("/post", |mut req: Request| async move {
+            let body = req.body_mut().read_to_end(1024).await.unwrap();
+            Response::text(body.len().to_string()).header("X-Leak", "2")
+        })
+        .get(
+            // Long enough that a stale parameter's range would fall inside.
+            "/dump/{*rest}",
+            sync(|req: Request| {
+                format!(
+                    "{:?}|{:?}|{:?}|{}|{}",
+                    req.param("x"),
+                    req.query(),
+                    req.header("x-secret"),
+                    req.headers().count(),
+                    req.path()
+                )
+            }),
+        );
+    let mut cfg = config(None);
+    cfg.threads = 1;
+    let server = Server::bind(cfg, router).unwrap().spawn().unwrap();
+    let mut s = connect(server.local_addr());
+    s.write_all(b"GET /set/secret?q=1 HTTP/1.1\r\nHost: a\r\nX-Secret: s\r\nX-Other: o\r\n\r\n")
+        .unwrap();
+    let set = read_replies(&mut s, 1, &[]).pop().unwrap();
+    assert_eq!(
+        (set.text(), set.header("x-leak")),
+        ("set secret".into(), Some("1"))
+    );
+    s.write_all(b"POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
+        .unwrap();
+    let post = read_replies(&mut s, 1, &[]).pop().unwrap();
+    assert_eq!(
+        (post.text(), post.header("x-leak")),
+        ("3".into(), Some("2"))
+    );
+    s.write_all(b"GET /dump/padding-padding HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let dump = read_replies(&mut s, 1, &[]).pop().unwrap();
+    assert_eq!(dump.text(), "None|None|None|1|/dump/padding-padding");
+    assert_eq!(dump.header("x-leak"), None);
+    server.stop().unwrap();
+}
