@@ -30,7 +30,7 @@ fn decoded<'a>(head: &'a RequestHead, path: &'a DecodedPath) -> &'a str {
 /// An HTTP request handed to a handler.
 ///
 /// Its parts sit in a box that a later request on the same thread uses
-/// again ([`crate::spare`]), so moving a request from the parser to a
+/// again (`src/spare.rs`), so moving a request from the parser to a
 /// handler moves one pointer: before, the head and the request were
 /// copied whole seven times on their way to a handler.
 pub struct Request(Option<Box<Parts>>);

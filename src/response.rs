@@ -123,7 +123,7 @@ impl Payload {
 /// ```
 ///
 /// Its parts sit in a box that a later response on the same thread uses
-/// again ([`crate::spare`]), so returning a response from a handler
+/// again (`src/spare.rs`), so returning a response from a handler
 /// through the router's stages moves one pointer.
 pub struct Response(Option<Box<Parts>>);
 
