@@ -45,17 +45,30 @@ pub static QDTEXT: [bool; 256] = byte_table!(b => b == b'\t' || b == b' ' || b =
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
+/// The high bit of each byte of `x` below 0x80 that is less than `n`
+/// (`n` ≤ 0x80). A borrow may also flag a byte just above a flagged one,
+/// so only the lowest flag is exact: it marks the first such byte.
+const fn less_mask(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * n as u64) & !x & HIGHS
+}
+
+/// The high bit of each byte of `x` equal to `b` (the lowest flag exact,
+/// as in [`less_mask`]).
+const fn byte_mask(x: u64, b: u8) -> u64 {
+    let y = x ^ (ONES * b as u64);
+    y.wrapping_sub(ONES) & !y & HIGHS
+}
+
 /// True when some byte of `x` below 0x80 is less than `n` (`n` ≤ 0x80).
 /// May also flag a byte just above a flagged one, so a flagged word is
 /// checked again byte by byte.
 const fn has_less(x: u64, n: u8) -> bool {
-    x.wrapping_sub(ONES * n as u64) & !x & HIGHS != 0
+    less_mask(x, n) != 0
 }
 
 /// True when some byte of `x` equals `b`.
 const fn has_byte(x: u64, b: u8) -> bool {
-    let y = x ^ (ONES * b as u64);
-    y.wrapping_sub(ONES) & !y & HIGHS != 0
+    byte_mask(x, b) != 0
 }
 
 /// The first byte not allowed in a field value ([`FIELD_VALUE`]): a
@@ -67,9 +80,16 @@ pub fn find_non_field_value(s: &[u8]) -> Option<usize> {
     let mut words = s.chunks_exact(8);
     for word in words.by_ref() {
         let x = u64::from_le_bytes(word.try_into().expect("chunks of 8"));
-        if has_less(x, 0x20) || has_byte(x, 0x7f) {
-            if let Some(i) = word.iter().position(|&b| !FIELD_VALUE[b as usize]) {
-                return Some(base + i);
+        let flags = less_mask(x, 0x20) | byte_mask(x, 0x7f);
+        if flags != 0 {
+            // The lowest flag is the first control or DEL: the CR that
+            // ends the value, unless it is an allowed HTAB.
+            let first = (flags.trailing_zeros() / 8) as usize;
+            if word[first] != b'\t' {
+                return Some(base + first);
+            }
+            if let Some(i) = word[first..].iter().position(|&b| !FIELD_VALUE[b as usize]) {
+                return Some(base + first + i);
             }
         }
         base += 8;
@@ -160,6 +180,27 @@ mod tests {
                     (0x21..=0x7e).contains(&b),
                     "{b:#x} at {pos}"
                 );
+            }
+        }
+    }
+
+    /// Two chosen bytes anywhere in two words: the first disallowed one is
+    /// found even when a borrow in the word arithmetic flags a later byte,
+    /// or an allowed HTAB comes first.
+    #[test]
+    fn the_first_disallowed_byte_is_found_among_several() {
+        let first_bytes = [b'\t', 0x00, 0x01, 0x0d, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff];
+        for a in first_bytes {
+            for b in 0..=255u8 {
+                for i in 0..16 {
+                    for j in i + 1..16 {
+                        let mut s = [b'x'; 16];
+                        s[i] = a;
+                        s[j] = b;
+                        let want = s.iter().position(|&c| !FIELD_VALUE[c as usize]);
+                        assert_eq!(find_non_field_value(&s), want, "{a:#x}@{i} {b:#x}@{j}");
+                    }
+                }
             }
         }
     }
