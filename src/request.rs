@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::conn::body::Body;
 use crate::proto::head::{Fields, Method, RequestHead, Span, Version};
-use crate::spare::{self, Spares};
+use crate::spare::{Reuse, Reused, Spares};
 
 /// The path as decoded once by `proto::target::decode_path`: usually the
 /// raw bytes themselves, else an owned copy.
@@ -33,7 +33,8 @@ fn decoded<'a>(head: &'a RequestHead, path: &'a DecodedPath) -> &'a str {
 /// again (`src/spare.rs`), so moving a request from the parser to a
 /// handler moves one pointer: before, the head and the request were
 /// copied whole seven times on their way to a handler.
-pub struct Request(Option<Box<Parts>>);
+#[derive(Debug)]
+pub struct Request(Reused<Parts>);
 
 #[derive(Debug)]
 struct Parts {
@@ -46,13 +47,13 @@ struct Parts {
     state: Option<crate::router::State>,
 }
 
-thread_local! {
-    static SPARE: Spares<Parts> = const { Spares::new() };
-}
+impl Reuse for Parts {
+    fn spares() -> &'static std::thread::LocalKey<Spares<Parts>> {
+        thread_local!(static SPARE: Spares<Parts> = const { Spares::new() });
+        &SPARE
+    }
 
-impl Parts {
-    /// Drops what a request held (its body gives back a lent socket here)
-    /// and leaves the parts as a blank request's.
+    /// Drops what a request held (its body gives back a lent socket here).
     fn clear(&mut self) {
         self.body = Body::empty();
         self.state = None;
@@ -65,32 +66,13 @@ impl Parts {
     }
 }
 
-impl Drop for Request {
-    fn drop(&mut self) {
-        let Some(mut parts) = self.0.take() else {
-            return;
-        };
-        parts.clear();
-        spare::give(&SPARE, parts);
-    }
-}
-
-impl std::fmt::Debug for Request {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.parts().fmt(f)
-    }
-}
-
 impl Request {
     /// A request from `peer` with nothing parsed yet: its head is filled in
     /// place by the parser, then the rest by the checks and the router.
     pub(crate) fn blank(peer: SocketAddr) -> Request {
-        let parts = match spare::take(&SPARE) {
-            Some(mut parts) => {
-                parts.peer = peer;
-                parts
-            }
-            None => Box::new(Parts {
+        Request(Reused::new(
+            |parts: &mut Parts| parts.peer = peer,
+            || Parts {
                 head: RequestHead {
                     bytes: Bytes::new(),
                     method: Method::Get,
@@ -104,48 +86,35 @@ impl Request {
                 peer,
                 body: Body::empty(),
                 state: None,
-            }),
-        };
-        Request(Some(parts))
-    }
-
-    fn parts(&self) -> &Parts {
-        self.0
-            .as_deref()
-            .expect("a request holds its parts until dropped")
-    }
-
-    fn parts_mut(&mut self) -> &mut Parts {
-        self.0
-            .as_deref_mut()
-            .expect("a request holds its parts until dropped")
+            },
+        ))
     }
 
     /// The head, for the parser to fill in.
     pub(crate) fn head_mut(&mut self) -> &mut RequestHead {
-        &mut self.parts_mut().head
+        &mut self.0.head
     }
 
     /// The decoded path and the query's place, from the checks of the head.
     pub(crate) fn set_target(&mut self, path: DecodedPath, query: Option<(usize, usize)>) {
-        let parts = self.parts_mut();
+        let parts = &mut *self.0;
         parts.path = path;
         parts.query = query;
     }
 
     /// The body the handler reads.
     pub(crate) fn set_body(&mut self, body: Body) {
-        self.parts_mut().body = body;
+        self.0.body = body;
     }
 
     pub(crate) fn set_state(&mut self, state: Option<crate::router::State>) {
-        self.parts_mut().state = state;
+        self.0.state = state;
     }
 
     /// The state shared by the router ([`Router::with_state`](crate::Router::with_state)),
     /// if it is of type `T`.
     pub fn state<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
-        self.parts().state.as_deref()?.downcast_ref()
+        self.0.state.as_deref()?.downcast_ref()
     }
 
     /// The query's `name=value` pairs, percent-decoded (`+` as a space);
@@ -195,42 +164,42 @@ impl Request {
 
     /// Records the path parameters of the route that matched.
     pub(crate) fn capture_params(&mut self, pattern: &[crate::router::Segment]) {
-        let parts = self.parts_mut();
+        let parts = &mut *self.0;
         let path = decoded(&parts.head, &parts.path);
         crate::router::capture_params(pattern, path, &mut parts.params);
     }
 
     /// The method.
     pub fn method(&self) -> &Method {
-        &self.parts().head.method
+        &self.0.head.method
     }
 
     /// The version the client spoke.
     pub fn version(&self) -> Version {
-        self.parts().head.version
+        self.0.head.version
     }
 
     /// The request-target exactly as sent.
     pub fn target(&self) -> &str {
         // The parser admits only visible ASCII in a target.
-        std::str::from_utf8(self.parts().head.target()).unwrap_or("")
+        std::str::from_utf8(self.0.head.target()).unwrap_or("")
     }
 
     /// The path, percent-decoded and with dot-segments removed.
     pub fn path(&self) -> &str {
-        decoded(&self.parts().head, &self.parts().path)
+        decoded(&self.0.head, &self.0.path)
     }
 
     /// The query string without `?`, still encoded.
     pub fn query(&self) -> Option<&str> {
-        let (start, end) = self.parts().query?;
-        std::str::from_utf8(&self.parts().head.target()[start..end]).ok()
+        let (start, end) = self.0.query?;
+        std::str::from_utf8(&self.0.head.target()[start..end]).ok()
     }
 
     /// The value of the path parameter `name`, decoded.
     pub fn param(&self, name: &str) -> Option<&str> {
         let (_, (start, end)) = self
-            .parts()
+            .0
             .params
             .iter()
             .find(|(n, _)| n.as_deref() == Some(name))?;
@@ -241,14 +210,14 @@ impl Request {
     /// a view of the received head when nothing needed decoding.
     pub fn param_bytes(&self, name: &str) -> Option<bytes::Bytes> {
         let (_, (start, end)) = self
-            .parts()
+            .0
             .params
             .iter()
             .find(|(n, _)| n.as_deref() == Some(name))?;
-        match &self.parts().path {
+        match &self.0.path {
             DecodedPath::Raw(path_start, _) => {
-                let offset = self.parts().head.target.start as usize + path_start;
-                Some(self.parts().head.bytes.slice(offset + start..offset + end))
+                let offset = self.0.head.target.start as usize + path_start;
+                Some(self.0.head.bytes.slice(offset + start..offset + end))
             }
             DecodedPath::Owned(s) => Some(bytes::Bytes::copy_from_slice(
                 s.get(*start..*end)?.as_bytes(),
@@ -259,7 +228,7 @@ impl Request {
     /// The first value of the header field `name` (case-insensitive), if it
     /// is valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.parts()
+        self.0
             .head
             .value(name)
             .and_then(|v| std::str::from_utf8(v).ok())
@@ -267,37 +236,37 @@ impl Request {
 
     /// Every value of the header field `name`, as bytes.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.parts().head.values(name)
+        self.0.head.values(name)
     }
 
     /// The first value of `name` as shared bytes (a view of the head).
     pub fn header_bytes(&self, name: &str) -> Option<bytes::Bytes> {
-        let value = self.parts().head.value(name)?;
-        Some(self.parts().head.bytes.slice_ref(value))
+        let value = self.0.head.value(name)?;
+        Some(self.0.head.bytes.slice_ref(value))
     }
 
     /// Every header field as (name, value), in the order received.
     pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.parts().head.fields()
+        self.0.head.fields()
     }
 
     /// The raw head as received.
     pub fn head(&self) -> &RequestHead {
-        &self.parts().head
+        &self.0.head
     }
 
     /// The address of the client.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.parts().peer
+        self.0.peer
     }
 
     /// The body.
     pub fn body_mut(&mut self) -> &mut Body {
-        &mut self.parts_mut().body
+        &mut self.0.body
     }
 
     /// Takes the body, leaving an empty one.
     pub fn take_body(&mut self) -> Body {
-        std::mem::take(&mut self.parts_mut().body)
+        std::mem::take(&mut self.0.body)
     }
 }

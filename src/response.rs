@@ -7,7 +7,7 @@ use std::fs::File;
 use bytes::Bytes;
 
 use crate::error::ProtoError;
-use crate::spare::{self, Spares};
+use crate::spare::{Reuse, Reused, Spares};
 
 /// The content of a response, before framing.
 #[derive(Debug, Default)]
@@ -125,7 +125,8 @@ impl Payload {
 /// Its parts sit in a box that a later response on the same thread uses
 /// again (`src/spare.rs`), so returning a response from a handler
 /// through the router's stages moves one pointer.
-pub struct Response(Option<Box<Parts>>);
+#[derive(Debug)]
+pub struct Response(Reused<Parts>);
 
 #[derive(Debug)]
 struct Parts {
@@ -135,25 +136,16 @@ struct Parts {
     close: bool,
 }
 
-thread_local! {
-    static SPARE: Spares<Parts> = const { Spares::new() };
-}
-
-impl Drop for Response {
-    fn drop(&mut self) {
-        let Some(mut parts) = self.0.take() else {
-            return;
-        };
-        parts.fields.clear();
-        parts.payload = Payload::Empty;
-        parts.close = false;
-        spare::give(&SPARE, parts);
+impl Reuse for Parts {
+    fn spares() -> &'static std::thread::LocalKey<Spares<Parts>> {
+        thread_local!(static SPARE: Spares<Parts> = const { Spares::new() });
+        &SPARE
     }
-}
 
-impl std::fmt::Debug for Response {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.parts().fmt(f)
+    fn clear(&mut self) {
+        self.fields.clear();
+        self.payload = Payload::Empty;
+        self.close = false;
     }
 }
 
@@ -164,31 +156,15 @@ impl crate::inline::Blank for (Cow<'static, str>, Bytes) {
 impl Response {
     /// An empty response with this status.
     pub fn new(status: u16) -> Response {
-        let parts = match spare::take(&SPARE) {
-            Some(mut parts) => {
-                parts.status = status;
-                parts
-            }
-            None => Box::new(Parts {
+        Response(Reused::new(
+            |parts: &mut Parts| parts.status = status,
+            || Parts {
                 status,
                 fields: Default::default(),
                 payload: Payload::Empty,
                 close: false,
-            }),
-        };
-        Response(Some(parts))
-    }
-
-    fn parts(&self) -> &Parts {
-        self.0
-            .as_deref()
-            .expect("a response holds its parts until dropped")
-    }
-
-    fn parts_mut(&mut self) -> &mut Parts {
-        self.0
-            .as_deref_mut()
-            .expect("a response holds its parts until dropped")
+            },
+        ))
     }
 
     /// `200 OK` with no content.
@@ -287,13 +263,13 @@ impl Response {
 
     /// Sets the status.
     pub fn with_status(mut self, status: u16) -> Response {
-        self.parts_mut().status = status;
+        self.0.status = status;
         self
     }
 
     /// Replaces the payload.
     pub fn with_payload(mut self, payload: Payload) -> Response {
-        self.parts_mut().payload = payload;
+        self.0.payload = payload;
         self
     }
 
@@ -320,7 +296,7 @@ impl Response {
             log::error!("handler set an invalid or reserved field {name:?}");
             return Response::error(500, "handler set an invalid response field");
         }
-        self.parts_mut().fields.push((name, value));
+        self.0.fields.push((name, value));
         self
     }
 
@@ -334,23 +310,23 @@ impl Response {
                     .iter()
                     .all(|&b| crate::proto::token::FIELD_VALUE[b as usize])
         );
-        self.parts_mut().fields.push((Cow::Borrowed(name), value));
+        self.0.fields.push((Cow::Borrowed(name), value));
     }
 
     /// Asks for the connection to close after this response.
     pub fn close(mut self) -> Response {
-        self.parts_mut().close = true;
+        self.0.close = true;
         self
     }
 
     /// The status code.
     pub fn status(&self) -> u16 {
-        self.parts().status
+        self.0.status
     }
 
     /// The first value of the field `name` (case-insensitive).
     pub fn header_value(&self, name: &str) -> Option<&[u8]> {
-        self.parts()
+        self.0
             .fields
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -359,22 +335,22 @@ impl Response {
 
     /// Every field, in order.
     pub fn fields(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.parts().fields.iter().map(|(n, v)| (&n[..], &v[..]))
+        self.0.fields.iter().map(|(n, v)| (&n[..], &v[..]))
     }
 
     /// The payload.
     pub fn payload(&self) -> &Payload {
-        &self.parts().payload
+        &self.0.payload
     }
 
     /// True when the handler asked to close the connection.
     pub fn wants_close(&self) -> bool {
-        self.parts().close
+        self.0.close
     }
 
     /// Takes the payload out, leaving it empty.
     pub fn take_payload(&mut self) -> Payload {
-        std::mem::take(&mut self.parts_mut().payload)
+        std::mem::take(&mut self.0.payload)
     }
 }
 
