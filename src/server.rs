@@ -98,14 +98,25 @@ impl Server {
     /// Binds `config.addr` with one listener per worker.
     ///
     /// A port already in use is an error, even one held by another process
-    /// with `SO_REUSEPORT`: the address is first bound without it.
+    /// with `SO_REUSEPORT`: the address is first bound without it. For port
+    /// 0 the port the kernel picked can be taken by another socket between
+    /// that probe and the workers' listeners; then a new port is picked.
     pub fn bind(config: Config, router: Router) -> io::Result<Server> {
-        let probe = bind_listener(config.addr, false)?;
-        let addr = probe.local_addr()?;
-        drop(probe);
-        let listeners = (0..config.threads.max(1))
-            .map(|_| bind_listener(addr, true))
-            .collect::<io::Result<Vec<_>>>()?;
+        let mut attempts = if config.addr.port() == 0 { 8 } else { 1 };
+        let (listeners, addr) = loop {
+            attempts -= 1;
+            let probe = bind_listener(config.addr, false)?;
+            let addr = probe.local_addr()?;
+            drop(probe);
+            match (0..config.threads.max(1))
+                .map(|_| bind_listener(addr, true))
+                .collect::<io::Result<Vec<_>>>()
+            {
+                Ok(listeners) => break (listeners, addr),
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse && attempts > 0 => continue,
+                Err(e) => return Err(e),
+            }
+        };
         Server::with_listeners(listeners, addr, config, router)
     }
 
