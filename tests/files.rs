@@ -611,11 +611,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn spawn_server(root: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_barehttp"))
         .args([
             "--quiet",

@@ -10,11 +10,7 @@ use std::time::Duration;
 use common::*;
 
 fn spawn(args: &[&str]) -> (Child, std::net::SocketAddr) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_barehttp"))
         .args(["--port", &port.to_string(), "--threads", "1"])
         .args(args)

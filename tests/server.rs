@@ -279,52 +279,25 @@ fn usage_errors_exit_2_runtime_failures_exit_1() {
 }
 
 /// Starts the binary on a free port and waits until it answers.
-/// Starts the binary and waits until it listens. When it may say where
-/// (not quiet) and no `BAREHTTP_PORT` is in `env`, it binds port 0 and
-/// its first lines are read for the port: a port picked beforehand can be
-/// taken by another test's server in the meantime. Otherwise a free port
-/// is picked and probed.
+/// Starts the binary on a free port (or the `BAREHTTP_PORT` in `env`) and
+/// waits until it listens.
 fn spawn_binary(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, u16) {
-    let quiet = args.contains(&"--quiet") || env.iter().any(|(k, _)| *k == "BAREHTTP_QUIET");
     let given = env.iter().find(|(k, _)| *k == "BAREHTTP_PORT");
-    let picked = match given {
-        Some((_, v)) => v.parse().unwrap(),
-        None if quiet => {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        }
-        None => 0,
-    };
+    let port = given.map_or_else(free_port, |(_, v)| v.parse().unwrap());
     let mut cmd = binary();
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     if given.is_none() {
-        cmd.args(["--port", &picked.to_string()]);
+        cmd.args(["--port", &port.to_string()]);
     }
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap();
-    if picked != 0 {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", picked)).is_err() {
-            assert!(Instant::now() < deadline, "binary did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        return (child, picked);
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "binary did not start");
+        std::thread::sleep(Duration::from_millis(20));
     }
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let port = loop {
-        line.clear();
-        let read = stderr.read_line(&mut line).unwrap();
-        assert!(read > 0, "binary exited before listening");
-        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            break digits.parse().unwrap();
-        }
-    };
-    // The rest of its log must not fill the pipe and stall it.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     (child, port)
 }
 
@@ -364,10 +337,7 @@ fn the_binary_logs_each_request_and_exits_0_on_sigterm() {
 
 #[test]
 fn flags_are_read_from_the_environment_and_quiet_silences_the_log() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port().to_string()
-    };
+    let port = free_port().to_string();
     let (mut child, port) =
         spawn_binary(&[], &[("BAREHTTP_PORT", &port), ("BAREHTTP_QUIET", "true")]);
     let addr = format!("127.0.0.1:{port}").parse().unwrap();

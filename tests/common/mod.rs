@@ -47,6 +47,22 @@ impl Drop for Scratch {
     }
 }
 
+/// A free port for a server binary to listen on, picked below the kernel's
+/// ephemeral range (32768 and up): a port taken from that range (by
+/// binding port 0) can be handed to another test's listener or outgoing
+/// connection before the binary binds it.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let start = u64::from(std::process::id()) * 97;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + ((start + n) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A test configuration: loopback, port 0, two workers, short timeouts.
 pub fn config(root: Option<&Path>) -> Config {
     let mut config = Config::default();
