@@ -19,10 +19,6 @@ pub trait Blank: Sized {
     const BLANK: Self;
 }
 
-impl Blank for u32 {
-    const BLANK: u32 = 0;
-}
-
 impl<T: Blank, const N: usize> Default for InlineVec<T, N> {
     fn default() -> Self {
         InlineVec {
@@ -100,6 +96,10 @@ impl<T: Eq, const N: usize> Eq for InlineVec<T, N> {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Blank for u32 {
+        const BLANK: u32 = 0;
+    }
 
     #[test]
     fn spills_in_order() {

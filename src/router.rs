@@ -397,8 +397,8 @@ fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
-/// Whether a decoded path (which starts with `/`) matches `pattern`; each parameter's name and byte range
-/// go to `capture` as they are found.
+/// Whether a decoded path (which starts with `/`) matches `pattern`; each
+/// parameter's name and byte range go to `capture` as they are found.
 fn match_path(
     pattern: &[Segment],
     path: &str,

@@ -181,6 +181,24 @@ mod tests {
     }
 
     #[test]
+    fn status_lines_agree_with_reason_phrases() {
+        for status in 100..600 {
+            let mut out = BytesMut::new();
+            write_head(
+                &mut out,
+                status,
+                ResponseBody::Bodiless,
+                ConnectionField::Omit,
+                std::iter::empty(),
+            );
+            let line = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+            assert!(out.starts_with(line.as_bytes()), "{status}: {out:?}");
+        }
+        assert!(status_line(200) == Some("HTTP/1.1 200 OK\r\n"));
+        assert!(status_line(599).is_none());
+    }
+
+    #[test]
     fn writes_chunks() {
         let mut out = BytesMut::new();
         write_chunk(&mut out, b"");
