@@ -94,7 +94,7 @@ impl Handler for GetFiles {
             return Reply::Ready(response);
         }
         let files = self.0.clone();
-        Reply::Pending(Box::pin(async move { files.get(&req).await }))
+        Reply::Pending(Box::pin(async move { files.get_from_disk(&req).await }))
     }
 }
 

@@ -265,23 +265,21 @@ fn nothing_of_one_request_or_response_shows_in_the_next() {
     cfg.threads = 1;
     let server = Server::bind(cfg, router).unwrap().spawn().unwrap();
     let mut s = connect(server.local_addr());
-    s.write_all(b"GET /set/secret?q=1 HTTP/1.1\r\nHost: a\r\nX-Secret: s\r\nX-Other: o\r\n\r\n")
-        .unwrap();
-    let set = read_replies(&mut s, 1, &[]).pop().unwrap();
+    let mut ask = |request: &[u8]| {
+        s.write_all(request).unwrap();
+        read_replies(&mut s, 1, &[]).pop().unwrap()
+    };
+    let set = ask(b"GET /set/secret?q=1 HTTP/1.1\r\nHost: a\r\nX-Secret: s\r\nX-Other: o\r\n\r\n");
     assert_eq!(
         (set.text(), set.header("x-leak")),
         ("set secret".into(), Some("1"))
     );
-    s.write_all(b"POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc")
-        .unwrap();
-    let post = read_replies(&mut s, 1, &[]).pop().unwrap();
+    let post = ask(b"POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
     assert_eq!(
         (post.text(), post.header("x-leak")),
         ("3".into(), Some("2"))
     );
-    s.write_all(b"GET /dump/padding-padding HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    let dump = read_replies(&mut s, 1, &[]).pop().unwrap();
+    let dump = ask(b"GET /dump/padding-padding HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(dump.text(), "None|None|None|1|/dump/padding-padding");
     assert_eq!(dump.header("x-leak"), None);
     server.stop().unwrap();

@@ -338,9 +338,10 @@ impl Connection {
                     // parks, within `PARK_AFTER` (or at an idle deadline
                     // sooner than that), and a parking connection closes.
                     let now = Instant::now();
-                    match io.wait_idle(now, now + idle).await {
+                    let deadline = now + idle;
+                    match io.wait_idle(now, deadline).await {
                         Ok(Some(n)) => Ok(n),
-                        Ok(None) => return Ok(Next::Park(now + idle)),
+                        Ok(None) => return Ok(Next::Park(deadline)),
                         Err(e) => Err(e),
                     }
                 }

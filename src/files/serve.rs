@@ -112,12 +112,18 @@ impl FileService {
 
     /// GET and HEAD.
     pub async fn get(&self, req: &Request) -> Response {
+        match self.get_kept(req) {
+            Some(response) => response,
+            None => self.get_from_disk(req).await,
+        }
+    }
+
+    /// GET and HEAD from the disk, after [`FileService::get_kept`] had
+    /// nothing: the kept copies are not looked up again.
+    pub async fn get_from_disk(&self, req: &Request) -> Response {
         let rel = rel_path(req);
         if is_temp(rel) {
             return FileError::NotFound.into();
-        }
-        if let Some(response) = self.kept_file(req, rel) {
-            return response;
         }
         let (fd, stat) = match self.root.open_any(rel) {
             Ok(opened) => opened,

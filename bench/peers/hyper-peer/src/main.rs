@@ -13,13 +13,13 @@
 use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use flate2::Compression;
 use flate2::write::GzEncoder;
+use flate2::Compression;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -29,39 +29,13 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-struct Args {
-    host: String,
-    port: u16,
-    directory: Option<PathBuf>,
-}
+#[path = "../../common.rs"]
+mod common;
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        host: "127.0.0.1".into(),
-        port: 4222,
-        directory: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--host" => args.host = value()?,
-            "-p" | "--port" => {
-                args.port = value()?.parse().map_err(|e| format!("--port: {e}"))?;
-            }
-            "-d" | "--directory" => args.directory = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => {
-                println!("usage: hyper-peer [--host H] [-p|--port P] [-d|--directory DIR]");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(args)
-}
+use common::{content_type, parse_args, safe_relative};
 
 fn main() {
-    let args = match parse_args() {
+    let args = match parse_args("hyper-peer") {
         Ok(a) => a,
         Err(e) => {
             eprintln!("hyper-peer: {e}");
@@ -78,7 +52,7 @@ fn main() {
     }
 }
 
-async fn serve(args: Args) -> std::io::Result<()> {
+async fn serve(args: common::Args) -> std::io::Result<()> {
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
@@ -129,11 +103,7 @@ async fn handle(req: Request<Incoming>, root: Option<&Path>) -> Resp {
     }
     let gzip = accepts_gzip(req.headers());
     if let Some(text) = path.strip_prefix("/echo/") {
-        return body(
-            "text/plain",
-            Bytes::copy_from_slice(text.as_bytes()),
-            gzip,
-        );
+        return body("text/plain", Bytes::copy_from_slice(text.as_bytes()), gzip);
     }
     if let Some(rel) = path.strip_prefix("/files/") {
         let Some(root) = root else {
@@ -188,27 +158,10 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
                 let p = p.trim();
                 match p.split_once('=') {
                     Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
-                        v.trim().parse::<f32>().map_or(false, |q| q > 0.0)
+                        v.trim().parse::<f32>().is_ok_and(|q| q > 0.0)
                     }
                     _ => true,
                 }
             })
         })
-}
-
-/// No absolute paths, no `..`/`.`/empty components, no backslashes or NULs.
-fn safe_relative(rel: &str) -> bool {
-    !rel.is_empty()
-        && !rel.contains(['\\', '\0'])
-        && rel
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
-}
-
-fn content_type(rel: &str) -> &'static str {
-    match rel.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("txt") => "text/plain",
-        Some("html") => "text/html",
-        _ => "application/octet-stream",
-    }
 }

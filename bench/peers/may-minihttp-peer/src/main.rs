@@ -22,36 +22,10 @@ use std::sync::Arc;
 
 use may_minihttp::{HttpService, HttpServiceFactory, Request, Response};
 
-struct Args {
-    host: String,
-    port: u16,
-    directory: Option<PathBuf>,
-}
+#[path = "../../common.rs"]
+mod common;
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        host: "127.0.0.1".into(),
-        port: 4222,
-        directory: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--host" => args.host = value()?,
-            "-p" | "--port" => {
-                args.port = value()?.parse().map_err(|e| format!("--port: {e}"))?;
-            }
-            "-d" | "--directory" => args.directory = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => {
-                println!("usage: may-minihttp-peer [--host H] [-p|--port P] [-d|--directory DIR]");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(args)
-}
+use common::{content_type_line, parse_args, safe_relative};
 
 struct Factory {
     root: Arc<Option<PathBuf>>,
@@ -101,7 +75,7 @@ impl HttpService for Peer {
             };
             match std::fs::read(root.join(rel)) {
                 Ok(data) => {
-                    rsp.header(content_type(rel));
+                    rsp.header(content_type_line(rel));
                     rsp.body_vec(data);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -118,25 +92,8 @@ impl HttpService for Peer {
     }
 }
 
-/// No absolute paths, no `..`/`.`/empty components, no backslashes or NULs.
-fn safe_relative(rel: &str) -> bool {
-    !rel.is_empty()
-        && !rel.contains(['\\', '\0'])
-        && rel
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
-}
-
-fn content_type(rel: &str) -> &'static str {
-    match rel.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("txt") => "Content-Type: text/plain",
-        Some("html") => "Content-Type: text/html",
-        _ => "Content-Type: application/octet-stream",
-    }
-}
-
 fn main() {
-    let args = match parse_args() {
+    let args = match parse_args("may-minihttp-peer") {
         Ok(a) => a,
         Err(e) => {
             eprintln!("may-minihttp-peer: {e}");
