@@ -105,11 +105,10 @@ impl Server {
         let mut attempts = if config.addr.port() == 0 { 8 } else { 1 };
         let (listeners, addr) = loop {
             attempts -= 1;
-            let probe = bind_listener(config.addr, false)?;
-            let addr = probe.local_addr()?;
-            drop(probe);
+            let (held, addr) = probe(config.addr)?;
+            drop(held);
             match (0..config.threads.max(1))
-                .map(|_| bind_listener(addr, true))
+                .map(|_| bind_listener(addr))
                 .collect::<io::Result<Vec<_>>>()
             {
                 Ok(listeners) => break (listeners, addr),
@@ -330,12 +329,25 @@ impl Worker {
     }
 }
 
-fn bind_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+/// Binds `addr` without `SO_REUSEPORT` and without listening; the address
+/// comes back with the port the kernel picked. It fails if any socket
+/// holds the port, one in a `SO_REUSEPORT` group included. It must not
+/// listen: a client connecting in the moment before it is closed would be
+/// queued on it, and closing it would reset that connection.
+fn probe(addr: SocketAddr) -> io::Result<(Socket, SocketAddr)> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
+    socket.bind(&addr.into())?;
+    let bound = socket.local_addr()?.as_socket();
+    let bound = bound.ok_or_else(|| io::Error::other("bound address is not an IP address"))?;
+    Ok((socket, bound))
+}
+
+/// One worker's listener, in the `SO_REUSEPORT` group for `addr`.
+fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
@@ -360,5 +372,27 @@ pub fn raise_fd_limit(wanted: u64) -> u64 {
     match setrlimit(Resource::Nofile, new) {
         Ok(()) => target,
         Err(_) => soft,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_holds_the_port_without_accepting_connections() {
+        let (held, addr) = probe("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert_ne!(addr.port(), 0);
+        let refused = std::net::TcpStream::connect(addr).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+        drop(held);
+    }
+
+    #[test]
+    fn the_probe_fails_on_a_port_another_reuse_port_group_holds() {
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let taken = listener.local_addr().unwrap();
+        let err = probe(taken).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
     }
 }

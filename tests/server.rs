@@ -242,6 +242,54 @@ fn library_routes_params_and_bodies() {
     assert_eq!(r.body_mut().read_to_string().unwrap(), "100000");
 }
 
+/// A client that knocks on the port in a tight loop while the server binds
+/// it is answered: once `bind` has returned no connection is refused, those
+/// queued before the workers run are served, and none is accepted by a
+/// socket that then goes away (which would reset it). That last window is
+/// microseconds wide, so this sees it only now and then; the unit tests in
+/// `server.rs` check that the port probe does not listen.
+#[test]
+fn connections_made_while_the_server_binds_are_answered() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for _ in 0..50 {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let knocking = Arc::new(AtomicBool::new(false));
+        let bound = Arc::new(AtomicBool::new(false));
+        let knocker = {
+            let (knocking, bound) = (knocking.clone(), bound.clone());
+            std::thread::spawn(move || {
+                let mut made = Vec::new();
+                while made.len() < 3 {
+                    let was_bound = bound.load(Ordering::Relaxed);
+                    match TcpStream::connect(addr) {
+                        Ok(s) => made.push(s),
+                        Err(e) => assert!(!was_bound, "refused once bound: {e}"),
+                    }
+                    knocking.store(true, Ordering::Relaxed);
+                }
+                made
+            })
+        };
+        while !knocking.load(Ordering::Relaxed) {
+            std::hint::spin_loop();
+        }
+        let mut cfg = config(None);
+        cfg.addr = addr;
+        let server = Server::bind(cfg.clone(), barehttp::app::router(&cfg).unwrap()).unwrap();
+        bound.store(true, Ordering::Relaxed);
+        let server = server.spawn().unwrap();
+        let made = knocker.join().unwrap();
+        assert!(!made.is_empty(), "the knocker never got in");
+        for mut s in made {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+            assert_eq!(read_replies(&mut s, 1, &[])[0].status, 200);
+        }
+        drop(server);
+    }
+}
+
 fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_barehttp"))
 }
