@@ -652,7 +652,9 @@ fn a_10_gib_file_serves_with_flat_memory() {
     let mut body = 0u64;
     let mut peak = before;
     while body < size {
-        let n = s.read(&mut buf).unwrap();
+        let n = s
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("read failed after {body} body bytes: {e}"));
         assert!(n > 0, "ended early after {body} body bytes");
         let mut data = &buf[..n];
         if !head.ends_with(b"\r\n\r\n") {

@@ -51,13 +51,22 @@ impl Drop for Scratch {
 /// ephemeral range (32768 and up): a port taken from that range (by
 /// binding port 0) can be handed to another test's listener or outgoing
 /// connection before the binary binds it.
+///
+/// The port is tried by binding it without listening. A listening probe
+/// can outlive its drop: a child that another test thread is spawning at
+/// that moment holds a copy of the descriptor until it execs, and a client
+/// connecting meanwhile is queued on that copy, then reset when it closes.
 pub fn free_port() -> u16 {
+    use socket2::{Domain, Socket, Type};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let start = u64::from(std::process::id()) * 97;
     loop {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let port = 20_000 + ((start + n) % 12_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket.set_reuse_address(true).unwrap();
+        if socket.bind(&addr.into()).is_ok() {
             return port;
         }
     }
