@@ -405,7 +405,7 @@ fn match_path(
     mut capture: impl FnMut(&Arc<str>, (usize, usize)),
 ) -> bool {
     let mut pos = 1; // after the leading '/'
-    let mut segments = path[1..].split('/');
+    let mut segments = Segments(Some(&path[1..]));
     for seg in pattern {
         if let Segment::Rest(name) = seg {
             if pos > path.len() {
@@ -427,6 +427,29 @@ fn match_path(
     segments.next().is_none()
 }
 
+/// The `/`-separated segments of a path, as `str::split('/')` gives them,
+/// found with a plain loop: segments are short, and a search call per
+/// segment cost more than the scan.
+struct Segments<'a>(Option<&'a str>);
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.0?;
+        match rest.bytes().position(|b| b == b'/') {
+            Some(i) => {
+                self.0 = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => {
+                self.0 = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
 /// The parameters of a path that matched `pattern` in [`Router::find`],
 /// written straight into the request's own list.
 pub(crate) fn capture_params(pattern: &[Segment], path: &str, params: &mut Params) {
@@ -445,6 +468,15 @@ mod tests {
             found.push(path[s..e].to_string())
         })
         .then_some(found)
+    }
+
+    #[test]
+    fn segments_are_those_of_split() {
+        for path in ["", "a", "a/b", "a//b", "/", "a/", "//", "é/ü/"] {
+            let ours: Vec<&str> = Segments(Some(path)).collect();
+            let split: Vec<&str> = path.split('/').collect();
+            assert_eq!(ours, split, "{path:?}");
+        }
     }
 
     #[test]
