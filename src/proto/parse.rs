@@ -5,7 +5,7 @@
 use memchr::memchr;
 
 use super::head::{Field, Fields, Method, Span, Version};
-use super::token::{TCHAR, find_non_field_value, is_token, is_visible_ascii};
+use super::token::{TCHAR, find_non_field_value, find_non_visible, is_token};
 use crate::error::ProtoError;
 
 /// At most this many empty lines may precede a request line
@@ -169,6 +169,11 @@ fn line_end(buf: &[u8], pos: usize) -> Result<Option<usize>, ProtoError> {
 }
 
 /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3)
+///
+/// The method ends at its first byte that is not a tchar and the target at
+/// its first that is not visible ASCII; each must be the SP, which one
+/// pass finds and checks together. Anything else takes the slow path, which
+/// names the fault.
 fn request_line(
     buf: &[u8],
     start: usize,
@@ -176,33 +181,53 @@ fn request_line(
     limits: &HeadLimits,
 ) -> Result<(Method, Span, Version), ProtoError> {
     let line = &buf[start..end];
-    let sp1 = memchr(b' ', line).ok_or_else(|| bare_cr_or(line, ProtoError::BadRequestLine))?;
-    let method = &line[..sp1];
-    if method.is_empty() {
-        return Err(ProtoError::BadRequestLine);
-    }
-    if !is_token(method) {
-        return Err(bare_cr_or(method, ProtoError::BadMethod));
-    }
+    let sp1 = match line.iter().position(|&b| !TCHAR[b as usize]) {
+        Some(sp1) if sp1 > 0 && line[sp1] == b' ' => sp1,
+        _ => return Err(request_line_fault(line, limits)),
+    };
     let rest = &line[sp1 + 1..];
-    let sp2 = memchr(b' ', rest).ok_or_else(|| bare_cr_or(rest, ProtoError::BadRequestLine))?;
-    let target = &rest[..sp2];
-    if target.is_empty() {
-        return Err(ProtoError::BadRequestLine);
-    }
-    if target.len() > limits.max_target_bytes {
+    let sp2 = match find_non_visible(rest) {
+        Some(sp2) if sp2 > 0 && rest[sp2] == b' ' => sp2,
+        _ => return Err(request_line_fault(line, limits)),
+    };
+    if sp2 > limits.max_target_bytes {
         return Err(ProtoError::TargetTooLong);
-    }
-    if !is_visible_ascii(target) {
-        return Err(bare_cr_or(target, ProtoError::BadTarget));
     }
     let version = version(&rest[sp2 + 1..]).map_err(|e| bare_cr_or(&rest[sp2 + 1..], e))?;
     let target_start = start + sp1 + 1;
     Ok((
-        Method::from_token(method),
+        Method::from_token(&line[..sp1]),
         Span::new(target_start, target_start + sp2),
         version,
     ))
+}
+
+/// What is wrong with a request line whose method or target did not end
+/// in a SP, checked in the order a reader would: the first SP, the method
+/// before it, then the second SP and the target between.
+fn request_line_fault(line: &[u8], limits: &HeadLimits) -> ProtoError {
+    let Some(sp1) = memchr(b' ', line) else {
+        return bare_cr_or(line, ProtoError::BadRequestLine);
+    };
+    let method = &line[..sp1];
+    if method.is_empty() {
+        return ProtoError::BadRequestLine;
+    }
+    if !is_token(method) {
+        return bare_cr_or(method, ProtoError::BadMethod);
+    }
+    let rest = &line[sp1 + 1..];
+    let Some(sp2) = memchr(b' ', rest) else {
+        return bare_cr_or(rest, ProtoError::BadRequestLine);
+    };
+    let target = &rest[..sp2];
+    if target.is_empty() {
+        return ProtoError::BadRequestLine;
+    }
+    if target.len() > limits.max_target_bytes {
+        return ProtoError::TargetTooLong;
+    }
+    bare_cr_or(target, ProtoError::BadTarget)
 }
 
 /// `err`, unless the bytes hold a CR: then the real fault is a bare CR.

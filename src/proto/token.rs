@@ -117,6 +117,26 @@ pub fn is_visible_ascii(s: &[u8]) -> bool {
     words.remainder().iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
+/// Where the first byte of `s` outside visible ASCII (`%x21-7E`) is, if
+/// any: eight bytes at a time.
+pub fn find_non_visible(s: &[u8]) -> Option<usize> {
+    let mut base = 0;
+    let mut words = s.chunks_exact(8);
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes(word.try_into().expect("chunks of 8"));
+        if x & HIGHS != 0 || has_less(x, 0x21) || has_byte(x, 0x7f) {
+            if let Some(at) = word.iter().position(|b| !(0x21..=0x7e).contains(b)) {
+                return Some(base + at);
+            }
+        }
+        base += 8;
+    }
+    let rest = words.remainder();
+    rest.iter()
+        .position(|b| !(0x21..=0x7e).contains(b))
+        .map(|i| base + i)
+}
+
 /// True when every byte of `s` is a tchar and there is at least one.
 pub fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| TCHAR[b as usize])
