@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Server instructions per request, counted by callgrind: repeatable on a busy
+# machine where wall-clock A/B runs are not. For each binary it serves two
+# runs of 16-deep pipelined batches on one connection and reports the
+# difference per request, so start-up and shut-down cancel out.
+#
+#   bench/instructions.sh [BINARY ...]      (default: target/release/barehttp)
+#
+# PATH_TO (default /) is the path requested; BATCHES (default 1000) the
+# smaller run, which the larger triples.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+[ $# -gt 0 ] || set -- target/release/barehttp
+path=${PATH_TO:-/}
+batches=${BATCHES:-1000}
+port=${PORT:-18790}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Sends `batches` batches of 16 requests and reads the 16 answers to each.
+client() {
+  python3 - "$1" "$2" "$path" <<'PY'
+import socket, sys, time
+port, batches, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+for _ in range(200):
+    try:
+        s = socket.create_connection(("127.0.0.1", port))
+        break
+    except OSError:
+        time.sleep(0.05)
+s.settimeout(60)
+batch = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode() * 16
+for _ in range(batches):
+    s.sendall(batch)
+    got = b""
+    while got.count(b"HTTP/1.1 200 ") < 16:
+        data = s.recv(1 << 20)
+        if not data:
+            sys.exit("the server closed the connection")
+        got += data
+PY
+}
+
+# Instructions the server executed while answering `$2` batches.
+count() {
+  local out=$tmp/callgrind.$RANDOM
+  valgrind --tool=callgrind --callgrind-out-file="$out" \
+    "$1" --port "$port" --threads 1 --quiet --directory "$tmp" 2>/dev/null &
+  local pid=$!
+  client "$port" "$2"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  awk '/^summary:/ {print $2}' "$out"
+}
+
+for binary in "$@"; do
+  small=$(count "$binary" "$batches")
+  large=$(count "$binary" $((batches * 3)))
+  echo "$binary: $(((large - small) / (batches * 2 * 16))) instructions per request ($path)"
+done
