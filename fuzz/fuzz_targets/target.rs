@@ -1,7 +1,7 @@
 //! Arbitrary bytes into `parse_target`, then `decode_path` on the path part,
 //! as the connection does. Invariants: no panic; the parts lie inside the
-//! target; a decoded path starts with '/', has no `.` or `..` segment left
-//! and no NUL.
+//! target; a path said to be plain decodes to itself; a decoded path starts
+//! with '/', has no `.` or `..` segment left and no NUL.
 #![no_main]
 
 use barehttp::proto::target::{Form, decode_path, parse_target};
@@ -33,7 +33,16 @@ fuzz_target!(|data: &[u8]| {
         raw.starts_with(b"/"),
         "path {raw:?} does not start with '/'"
     );
-    let Ok(path) = decode_path(raw) else {
+    let decoded = decode_path(raw);
+    if target.plain {
+        // The connection skips decoding a plain path: it must be unchanged.
+        assert_eq!(
+            decoded.as_deref().map(str::as_bytes),
+            Ok(raw),
+            "plain path {raw:?} changed in decoding"
+        );
+    }
+    let Ok(path) = decoded else {
         return;
     };
     assert!(

@@ -30,6 +30,9 @@ pub struct Target {
     pub query: Option<(usize, usize)>,
     /// The authority of an absolute-form target.
     pub authority: Option<(usize, usize)>,
+    /// The path has neither an escape nor a dot, so [`decode_path`] would
+    /// give it back as it is.
+    pub plain: bool,
 }
 
 /// Checks a request-target and splits it into its parts.
@@ -40,6 +43,7 @@ pub fn parse_target(t: &[u8]) -> Result<Target, ProtoError> {
             path: (0, 0),
             query: None,
             authority: None,
+            plain: true,
         });
     }
     let (form, authority, rest) = if t.first() == Some(&b'/') {
@@ -57,8 +61,8 @@ pub fn parse_target(t: &[u8]) -> Result<Target, ProtoError> {
         }
         (Form::Absolute, Some(authority), authority.1)
     };
-    check_chars(&t[rest..])?;
-    let (path, query) = match memchr(b'?', &t[rest..]) {
+    let (query_at, plain) = check_chars(&t[rest..])?;
+    let (path, query) = match query_at {
         Some(q) => ((rest, rest + q), Some((rest + q + 1, t.len()))),
         None => ((rest, t.len()), None),
     };
@@ -67,6 +71,7 @@ pub fn parse_target(t: &[u8]) -> Result<Target, ProtoError> {
         path,
         query,
         authority,
+        plain,
     })
 }
 
@@ -78,26 +83,37 @@ fn absolute_scheme_len(t: &[u8]) -> Option<usize> {
     (known && t[colon..].starts_with(b"://")).then_some(colon + 3)
 }
 
-/// Path and query bytes must be pchar, `/`, `?` or a valid `%XX`.
-fn check_chars(s: &[u8]) -> Result<(), ProtoError> {
+/// Path and query bytes must be pchar, `/`, `?` or a valid `%XX`. In the
+/// same pass: where the first `?` is, and whether the path before it is
+/// plain (no `%`, no `.`).
+fn check_chars(s: &[u8]) -> Result<(Option<usize>, bool), ProtoError> {
+    let mut query = None;
+    let mut plain = true;
     let mut i = 0;
     while i < s.len() {
         let b = s[i];
         if !TARGET[b as usize] {
             return Err(ProtoError::BadTarget);
         }
-        if b == b'%' {
-            let valid =
-                s.len() > i + 2 && hex_value(s[i + 1]).is_some() && hex_value(s[i + 2]).is_some();
-            if !valid {
-                return Err(ProtoError::BadTarget);
+        match b {
+            b'%' => {
+                let valid = s.len() > i + 2
+                    && hex_value(s[i + 1]).is_some()
+                    && hex_value(s[i + 2]).is_some();
+                if !valid {
+                    return Err(ProtoError::BadTarget);
+                }
+                plain &= query.is_some();
+                i += 3;
+                continue;
             }
-            i += 3;
-        } else {
-            i += 1;
+            b'.' => plain &= query.is_some(),
+            b'?' if query.is_none() => query = Some(i),
+            _ => {}
         }
+        i += 1;
     }
-    Ok(())
+    Ok((query, plain))
 }
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), `uri-host` per RFC 3986:
@@ -252,6 +268,29 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    /// `plain` says exactly when decoding leaves the path as it is; a dot
+    /// or escape in the query does not count.
+    #[test]
+    fn plain_paths_are_those_decoding_leaves_alone() {
+        for (target, plain) in [
+            (&b"/"[..], true),
+            (b"/echo/abc?x=1.2%20", true),
+            (b"/a.txt", false),
+            (b"/a/./b", false),
+            (b"/a%41", false),
+            (b"/a?b?c", true),
+            (b"http://h.example/x", true),
+            (b"http://h/x.y?z", false),
+        ] {
+            let t = parse_target(target).unwrap();
+            assert_eq!(t.plain, plain, "{:?}", String::from_utf8_lossy(target));
+            let raw = &target[t.path.0..t.path.1];
+            if plain && !raw.is_empty() {
+                assert_eq!(decode_path(raw).unwrap().as_bytes(), raw);
+            }
         }
     }
 
