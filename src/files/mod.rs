@@ -118,13 +118,28 @@ fn components(rel: &str) -> Result<Vec<&str>, FileError> {
 static UPLOAD_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl FileRoot {
-    /// Opens a handle on the root directory.
+    /// Opens a handle on the root directory. Fails when the kernel (or a
+    /// sandbox's system-call filter) refuses `openat2`, which keeps every
+    /// path beneath the root: better than answering every file with 500.
     pub fn open(path: &Path) -> io::Result<FileRoot> {
         let dir = rustix::fs::open(
             path,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        let probe = rustix::fs::openat2(
+            &dir,
+            ".",
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH,
+        );
+        if let Err(e @ (rustix::io::Errno::NOSYS | rustix::io::Errno::PERM)) = probe {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("openat2(2) is not available: {e}; serving files needs Linux 5.6 or later"),
+            ));
+        }
         Ok(FileRoot {
             dir,
             path: path.to_path_buf(),
