@@ -103,18 +103,7 @@ pub fn find_non_field_value(s: &[u8]) -> Option<usize> {
 
 /// True when every byte is visible ASCII, `0x21..=0x7e` (a request-target).
 pub fn is_visible_ascii(s: &[u8]) -> bool {
-    let mut words = s.chunks_exact(8);
-    for word in words.by_ref() {
-        let x = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
-        if (x & HIGHS != 0 || has_less(x, 0x21) || has_byte(x, 0x7f))
-            && !word.iter().all(|b| (0x21..=0x7e).contains(b))
-        {
-            return false;
-        }
-    }
-    words.remainder().iter().all(|b| (0x21..=0x7e).contains(b))
+    find_non_visible(s).is_none()
 }
 
 /// Where the first byte of `s` outside visible ASCII (`%x21-7E`) is, if
@@ -195,11 +184,9 @@ mod tests {
                 s[pos] = b;
                 let want = (!FIELD_VALUE[b as usize]).then_some(pos);
                 assert_eq!(find_non_field_value(&s), want, "{b:#x} at {pos}");
-                assert_eq!(
-                    is_visible_ascii(&s),
-                    (0x21..=0x7e).contains(&b),
-                    "{b:#x} at {pos}"
-                );
+                let visible = (0x21..=0x7e).contains(&b);
+                assert_eq!(is_visible_ascii(&s), visible, "{b:#x} at {pos}");
+                assert_eq!(find_non_visible(&s), (!visible).then_some(pos));
             }
         }
     }
