@@ -162,8 +162,12 @@ impl Request {
             .map(|(_, v)| v)
     }
 
-    /// Records the path parameters of the route that matched.
+    /// Records the path parameters of the route that matched; a route
+    /// without any is not walked a second time.
     pub(crate) fn capture_params(&mut self, pattern: &[crate::router::Segment]) {
+        if !crate::router::has_params(pattern) {
+            return;
+        }
         let parts = &mut *self.0;
         let path = decoded(&parts.head, &parts.path);
         crate::router::capture_params(pattern, path, &mut parts.params);

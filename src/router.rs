@@ -450,6 +450,13 @@ impl<'a> Iterator for Segments<'a> {
     }
 }
 
+/// Whether `pattern` has parameters to capture (a `{name}` or `{*rest}`).
+pub(crate) fn has_params(pattern: &[Segment]) -> bool {
+    pattern
+        .iter()
+        .any(|seg| !matches!(seg, Segment::Literal(_)))
+}
+
 /// The parameters of a path that matched `pattern` in [`Router::find`],
 /// written straight into the request's own list.
 pub(crate) fn capture_params(pattern: &[Segment], path: &str, params: &mut Params) {

@@ -236,17 +236,15 @@ struct Connection {
 impl Connection {
     async fn run(&mut self) -> Option<Parked> {
         loop {
-            let req = match self.buffered_head() {
-                Ok(Some(req)) => req,
-                Ok(None) => match self.read_head().await {
-                    Ok(Next::Head(req)) => req,
-                    Ok(Next::Closed) => return None,
-                    Ok(Next::Park(deadline)) => return self.park(deadline),
-                    Err(e) => {
-                        self.reject(e, None).await;
-                        return None;
-                    }
-                },
+            let next = match self.buffered_head() {
+                Ok(Some(req)) => Ok(Next::Head(req)),
+                Ok(None) => self.read_head().await,
+                Err(e) => Err(e),
+            };
+            let req = match next {
+                Ok(Next::Head(req)) => req,
+                Ok(Next::Closed) => return None,
+                Ok(Next::Park(deadline)) => return self.park(deadline),
                 Err(e) => {
                     self.reject(e, None).await;
                     return None;
