@@ -556,18 +556,43 @@ fn read_only_refuses_every_write() {
     assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"keep");
 }
 
+/// A 256 KiB tmpfs on a scratch directory, unmounted when dropped, even
+/// when the test fails half-way.
+struct SmallTmpfs(Scratch);
+
+impl SmallTmpfs {
+    fn mount() -> Option<SmallTmpfs> {
+        let dir = Scratch::new("tmpfs");
+        std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success())
+            .then_some(SmallTmpfs(dir))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        // Lazy, so that a descriptor still open in a failed test cannot
+        // keep the mount alive.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.path())
+            .status();
+    }
+}
+
 #[test]
 fn a_full_disk_is_507_and_loses_nothing() {
-    let mount = Scratch::new("tmpfs");
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(mount.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
+    let Some(mount) = SmallTmpfs::mount() else {
         eprintln!("skipped: cannot mount a small tmpfs here");
         return;
-    }
+    };
     std::fs::write(mount.path().join("old"), b"precious").unwrap();
     let mut cfg = config(Some(mount.path()));
     cfg.threads = 1;
@@ -588,10 +613,8 @@ fn a_full_disk_is_507_and_loses_nothing() {
         .map(|e| e.unwrap().file_name())
         .collect::<Vec<_>>();
     let old = std::fs::read(mount.path().join("old")).unwrap();
-    drop(server);
-    let _ = std::process::Command::new("umount")
-        .arg(mount.path())
-        .status();
+    server.stop().unwrap();
+    drop(mount);
     assert_eq!(status, 507);
     assert_eq!(old, b"precious");
     assert_eq!(names, vec!["old"], "the temporary file is gone");
