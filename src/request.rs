@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use crate::conn::body::Body;
-use crate::proto::head::{Fields, Method, RequestHead, Span, Version};
+use crate::proto::head::{FieldIndex, Fields, Method, RequestHead, Span, Version};
 use crate::spare::{Reuse, Reused, Spares};
 
 /// The path as decoded once by `proto::target::decode_path`: usually the
@@ -62,6 +62,7 @@ impl Reuse for Parts {
         self.query = None;
         self.head.bytes = Bytes::new();
         self.head.fields.clear();
+        self.head.index.clear();
         self.head.method = Method::Get;
     }
 }
@@ -79,6 +80,7 @@ impl Request {
                     target: Span::default(),
                     version: Version::Http11,
                     fields: Fields::new(),
+                    index: FieldIndex::NONE,
                 },
                 path: DecodedPath::Raw(0, 0),
                 query: None,

@@ -156,6 +156,7 @@ fn take_head(
         return Err(ProtoError::HeadTooLarge);
     }
     head.bytes = io.rbuf.split_to(len).freeze();
+    head.index.build(&head.bytes, &head.fields);
     head.method = method;
     head.target = target;
     head.version = version;

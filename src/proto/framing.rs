@@ -183,6 +183,7 @@ pub fn response_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::head::FieldIndex;
     use crate::proto::parse::{HeadLimits, Status, parse_head};
     use bytes::Bytes;
 
@@ -193,6 +194,7 @@ mod tests {
         };
         match parse_head(raw.as_bytes(), &limits) {
             Ok(Status::Complete(_, h)) => RequestHead {
+                index: FieldIndex::of(raw.as_bytes(), &h.fields),
                 bytes: Bytes::copy_from_slice(raw.as_bytes()),
                 method: h.method,
                 target: h.target,

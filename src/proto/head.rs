@@ -146,6 +146,177 @@ pub struct RequestHead {
     pub version: Version,
     /// The field lines in the order received, duplicates kept.
     pub fields: Fields,
+    /// Where the fields the server looks up are, so that looking one up
+    /// does not compare every field name.
+    pub(crate) index: FieldIndex,
+}
+
+/// Field names the server itself looks up, indexed by [`FieldIndex`];
+/// lowercase, and ordered by length so that a name is compared with one or
+/// two of them.
+const KNOWN: [&[u8]; 14] = [
+    b"host",
+    b"range",
+    b"expect",
+    b"if-range",
+    b"if-match",
+    b"connection",
+    b"content-type",
+    b"if-none-match",
+    b"content-length",
+    b"accept-encoding",
+    b"content-encoding",
+    b"transfer-encoding",
+    b"if-modified-since",
+    b"if-unmodified-since",
+];
+
+/// The entry of [`KNOWN`] a name of this length could be: the first of
+/// two for the lengths that have two.
+#[inline(always)]
+fn known_by_length(len: usize) -> Option<usize> {
+    Some(match len {
+        4 => 0,
+        5 => 1,
+        6 => 2,
+        8 => 3,
+        10 => 5,
+        12 => 6,
+        13 => 7,
+        14 => 8,
+        15 => 9,
+        16 => 10,
+        17 => 11,
+        19 => 13,
+        _ => return None,
+    })
+}
+
+/// Which entry of [`KNOWN`] a field name from a parsed head is, whatever
+/// its case.
+fn known_field(name: &[u8]) -> Option<usize> {
+    let i = known_by_length(name.len())?;
+    if folded_eq(name, KNOWN[i]) {
+        Some(i)
+    } else if matches!(i, 3 | 11) && folded_eq(name, KNOWN[i + 1]) {
+        Some(i + 1)
+    } else {
+        None
+    }
+}
+
+/// Which entry of [`KNOWN`] a name being looked up is. Only the lowercase
+/// spelling counts, which for a literal folds to a constant; any other
+/// spelling is not indexed, and its lookup compares every field name.
+#[inline(always)]
+fn known_lookup(name: &[u8]) -> Option<usize> {
+    let i = known_by_length(name.len())?;
+    if name == KNOWN[i] {
+        Some(i)
+    } else if matches!(i, 3 | 11) && name == KNOWN[i + 1] {
+        Some(i + 1)
+    } else {
+        None
+    }
+}
+
+/// `name` equals the lowercase `known` (of the same length) but for case,
+/// eight bytes at a time. Setting bit 5 lowercases a letter and maps no
+/// other tchar onto a letter or `-`, and a parsed field name is all tchars.
+fn folded_eq(name: &[u8], known: &[u8]) -> bool {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));
+    let len = name.len();
+    if len < 8 {
+        return name.iter().zip(known).all(|(&a, &b)| a | 0x20 == b);
+    }
+    // Whole words, then the last eight bytes (overlapping the one before).
+    let mut at = 0;
+    while at + 8 < len {
+        if word(name, at) | FOLD != word(known, at) | FOLD {
+            return false;
+        }
+        at += 8;
+    }
+    word(name, len - 8) | FOLD == word(known, len - 8) | FOLD
+}
+
+/// Where the fields of [`KNOWN`] are in a head, found in one pass after
+/// parsing. Until built (the default) nothing is indexed and every lookup
+/// compares every field name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct FieldIndex {
+    built: bool,
+    /// Bit `i`: a field named `KNOWN[i]` is present.
+    present: u16,
+    /// Bit `i`: more than one is.
+    repeated: u16,
+    /// The position of the first field named `KNOWN[i]`, if present (a
+    /// head of at most 64 KiB has fewer than 16 384 field lines).
+    first: [u16; KNOWN.len()],
+}
+
+impl FieldIndex {
+    /// Nothing indexed.
+    pub(crate) const NONE: FieldIndex = FieldIndex {
+        built: false,
+        present: 0,
+        repeated: 0,
+        first: [0; KNOWN.len()],
+    };
+
+    /// The index of `fields`, parsed from `bytes`.
+    #[cfg(test)]
+    pub(crate) fn of(bytes: &[u8], fields: &[Field]) -> FieldIndex {
+        let mut index = FieldIndex::NONE;
+        index.build(bytes, fields);
+        index
+    }
+
+    /// Indexes `fields`, parsed from `bytes`, in place (`first` is read
+    /// only where `present` says, so it is not cleared).
+    pub(crate) fn build(&mut self, bytes: &[u8], fields: &[Field]) {
+        let (mut present, mut repeated) = (0u16, 0u16);
+        for (at, field) in fields.iter().enumerate() {
+            let Some(i) = known_field(field.name.of(bytes)) else {
+                continue;
+            };
+            let bit = 1 << i;
+            if present & bit == 0 {
+                present |= bit;
+                self.first[i] = at as u16;
+            } else {
+                repeated |= bit;
+            }
+        }
+        self.present = present;
+        self.repeated = repeated;
+        self.built = true;
+    }
+
+    /// Forgets what was indexed.
+    pub(crate) fn clear(&mut self) {
+        self.built = false;
+    }
+
+    /// The fields that may be called `name`: all of them unless it is
+    /// indexed, else none, the one, or those from the first on.
+    #[inline(always)]
+    fn candidates<'a>(&self, fields: &'a [Field], name: &str) -> &'a [Field] {
+        let i = match known_lookup(name.as_bytes()) {
+            Some(i) if self.built => i,
+            _ => return fields,
+        };
+        let bit = 1 << i;
+        let first = self.first[i] as usize;
+        if self.present & bit == 0 {
+            &[]
+        } else if self.repeated & bit == 0 {
+            &fields[first..first + 1]
+        } else {
+            &fields[first..]
+        }
+    }
 }
 
 /// The field lines of a head: the first 16 inline, so a typical request
@@ -165,25 +336,160 @@ impl RequestHead {
             .map(|f| (f.name.of(&self.bytes), f.value.of(&self.bytes)))
     }
 
+    /// The field lines that may be called `name`.
+    #[inline(always)]
+    fn candidates(&self, name: &str) -> &[Field] {
+        self.index.candidates(&self.fields, name)
+    }
+
     /// The values of every field called `name` (compared case-insensitively).
+    #[inline(always)]
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.candidates(name)
+            .iter()
+            .filter(move |f| f.name.of(&self.bytes).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| f.value.of(&self.bytes))
     }
 
     /// The first value of the field `name`.
+    #[inline(always)]
     pub fn value(&self, name: &str) -> Option<&[u8]> {
-        self.fields()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.candidates(name)
+            .iter()
+            .find(|f| f.name.of(&self.bytes).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| f.value.of(&self.bytes))
     }
 
     /// True when a list-valued field (`Connection`, say) has `token` among
     /// its elements, compared case-insensitively — never a substring match.
+    #[inline(always)]
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.values(name).any(|v| {
             crate::proto::token::list_items(v).any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::parse::{HeadLimits, Status, parse_head};
+
+    fn parsed(fields: &[(&str, &str)]) -> RequestHead {
+        let mut raw = String::from("GET / HTTP/1.1\r\n");
+        for (name, value) in fields {
+            raw.push_str(&format!("{name}: {value}\r\n"));
+        }
+        raw.push_str("\r\n");
+        let limits = HeadLimits {
+            max_target_bytes: 64,
+            max_fields: 64,
+        };
+        let Ok(Status::Complete(_, h)) = parse_head(raw.as_bytes(), &limits) else {
+            panic!("{raw}");
+        };
+        RequestHead {
+            index: FieldIndex::of(raw.as_bytes(), &h.fields),
+            bytes: Bytes::from(raw),
+            method: h.method,
+            target: h.target,
+            version: h.version,
+            fields: h.fields,
+        }
+    }
+
+    /// Every lookup through the index finds what comparing every field name
+    /// finds: known names absent, once, repeated, in any case, and names of
+    /// the same length as a known one.
+    #[test]
+    fn indexed_lookups_agree_with_a_scan() {
+        let heads = [
+            vec![],
+            vec![("Host", "a")],
+            vec![("HOST", "a"), ("x-other", "1"), ("host", "b")],
+            vec![
+                ("User-Agent", "u"),
+                ("Connection", "close"),
+                ("Accept", "*/*"),
+            ],
+            vec![
+                ("If-Match", "\"a\""),
+                ("If-Range", "\"b\""),
+                ("if-range", "\"c\""),
+            ],
+            vec![("Transfer-Encoding", "chunked"), ("If-Modified-Since", "x")],
+            vec![
+                ("if-modified-since", "y"),
+                ("TRANSFER-encoding", "gzip"),
+                ("Content-Length", "3"),
+            ],
+            vec![
+                ("Hosz", "1"),
+                ("Rangf", "2"),
+                ("expecu", "3"),
+                ("If-None-Matcg", "4"),
+            ],
+            vec![
+                ("If-Unmodified-Since", "a"),
+                ("Accept-Encoding", "br"),
+                ("Content-Encoding", "gzip"),
+            ],
+            vec![
+                ("Content-Type", "t"),
+                ("content-type", "u"),
+                ("Expect", "100-continue"),
+            ],
+        ];
+        let mut names: Vec<String> = KNOWN
+            .iter()
+            .map(|n| String::from_utf8(n.to_vec()).unwrap())
+            .collect();
+        names.extend(names.clone().iter().map(|n| n.to_uppercase()));
+        names
+            .extend(["x-other", "user-agent", "accept", "hosz", "if-none-matcg"].map(String::from));
+        for fields in heads {
+            let head = parsed(&fields);
+            for name in &names {
+                let scanned: Vec<&[u8]> = head
+                    .fields()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+                    .map(|(_, v)| v)
+                    .collect();
+                let found: Vec<&[u8]> = head.values(name).collect();
+                assert_eq!(found, scanned, "{name} in {fields:?}");
+                assert_eq!(head.value(name), scanned.first().copied(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_known_name_is_recognised_in_any_case_and_nothing_else_is() {
+        for (i, known) in KNOWN.iter().enumerate() {
+            let upper = known.to_ascii_uppercase();
+            assert_eq!(known_field(known), Some(i));
+            assert_eq!(known_field(&upper), Some(i));
+            assert_eq!(known_lookup(known), Some(i));
+            assert_eq!(
+                known_lookup(&upper),
+                None,
+                "only lowercase lookups are indexed"
+            );
+            // One byte off anywhere, within the tchars: not that name.
+            for at in 0..known.len() {
+                for b in [b'!', b'_', b'z', b'0', b'-', b'~'] {
+                    let mut other = known.to_vec();
+                    if other[at] == b {
+                        continue;
+                    }
+                    other[at] = b;
+                    assert_ne!(
+                        known_field(&other),
+                        Some(i),
+                        "{}",
+                        String::from_utf8_lossy(&other)
+                    );
+                }
+            }
+        }
     }
 }
