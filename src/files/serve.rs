@@ -79,7 +79,9 @@ fn rel_path(req: &Request) -> &str {
 }
 
 fn is_temp(rel: &str) -> bool {
-    rel.split('/').any(|c| c.starts_with(TEMP_PREFIX))
+    rel.starts_with(TEMP_PREFIX)
+        || memchr::memchr_iter(b'/', rel.as_bytes())
+            .any(|at| rel[at + 1..].starts_with(TEMP_PREFIX))
 }
 
 /// What will be sent for a GET: the coding and where its bytes come from.

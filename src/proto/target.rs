@@ -30,8 +30,9 @@ pub struct Target {
     pub query: Option<(usize, usize)>,
     /// The authority of an absolute-form target.
     pub authority: Option<(usize, usize)>,
-    /// The path has neither an escape nor a dot, so [`decode_path`] would
-    /// give it back as it is.
+    /// The path has no escape and no segment starting with a dot (the
+    /// only place a dot-segment can be), so [`decode_path`] would give it
+    /// back as it is.
     pub plain: bool,
 }
 
@@ -85,7 +86,7 @@ fn absolute_scheme_len(t: &[u8]) -> Option<usize> {
 
 /// Path and query bytes must be pchar, `/`, `?` or a valid `%XX`. In the
 /// same pass: where the first `?` is, and whether the path before it is
-/// plain (no `%`, no `.`).
+/// plain (no `%`, no segment starting with `.`).
 fn check_chars(s: &[u8]) -> Result<(Option<usize>, bool), ProtoError> {
     let mut query = None;
     let mut plain = true;
@@ -107,7 +108,7 @@ fn check_chars(s: &[u8]) -> Result<(Option<usize>, bool), ProtoError> {
                 i += 3;
                 continue;
             }
-            b'.' => plain &= query.is_some(),
+            b'.' if i == 0 || s[i - 1] == b'/' => plain &= query.is_some(),
             b'?' if query.is_none() => query = Some(i),
             _ => {}
         }
@@ -271,19 +272,27 @@ mod tests {
         }
     }
 
-    /// `plain` says exactly when decoding leaves the path as it is; a dot
-    /// or escape in the query does not count.
+    /// A plain path is one decoding leaves as it is: no escape, no segment
+    /// starting with a dot. A dot inside a segment, or a dot or escape in
+    /// the query, does not count.
     #[test]
     fn plain_paths_are_those_decoding_leaves_alone() {
         for (target, plain) in [
             (&b"/"[..], true),
             (b"/echo/abc?x=1.2%20", true),
-            (b"/a.txt", false),
+            (b"/a.txt", true),
+            (b"/files/1k.bin", true),
+            (b"/a/b..c/d.", true),
             (b"/a/./b", false),
+            (b"/a/../b", false),
+            (b"/a/..", false),
+            (b"/.hidden", false),
+            (b"/a/.b", false),
             (b"/a%41", false),
             (b"/a?b?c", true),
             (b"http://h.example/x", true),
-            (b"http://h/x.y?z", false),
+            (b"http://h/x.y?z", true),
+            (b"http://h/.y?z", false),
         ] {
             let t = parse_target(target).unwrap();
             assert_eq!(t.plain, plain, "{:?}", String::from_utf8_lossy(target));
