@@ -257,7 +257,14 @@ impl Worker {
             .enable_all()
             .build()?;
         let local = LocalSet::new();
-        local.block_on(&runtime, self.accept_loop(listener))
+        // The accept loop is a task of its own: the future given to
+        // `block_on` is polled again whenever any task on the set wakes,
+        // so it is one that does nothing until the loop has ended.
+        local.block_on(&runtime, async {
+            tokio::task::spawn_local(self.accept_loop(listener))
+                .await
+                .unwrap_or_else(|e| Err(io::Error::other(format!("accept loop failed: {e}"))))
+        })
     }
 
     async fn accept_loop(mut self, listener: TcpListener) -> io::Result<()> {
