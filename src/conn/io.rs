@@ -3,13 +3,16 @@
 //! write must make progress within the write timeout.
 
 use std::fs::File;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::time::{Instant, Sleep, timeout, timeout_at};
 
 use super::park::PARK_AFTER;
 use crate::trace::Trace;
@@ -42,6 +45,9 @@ pub struct Io {
     trace: Option<Box<Trace>>,
     /// How many writes the connection has made, for `TCP_NODELAY`.
     writes: Writes,
+    /// The timer of idle waits (see [`Io::wait_idle`]), kept from one to
+    /// the next.
+    idle_timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// How far a connection's writes have gone (see [`Io::before_write`]).
@@ -67,6 +73,7 @@ impl Io {
             write_timeout,
             trace,
             writes: Writes::None,
+            idle_timer: None,
         }
     }
 
@@ -296,14 +303,41 @@ impl Io {
         deadline: Instant,
     ) -> io::Result<Option<usize>> {
         let park_at = now + PARK_AFTER;
-        if park_at < deadline {
-            if timeout_at(park_at, self.stream.readable()).await.is_err() {
-                return Ok(None);
+        let wake_at = park_at.min(deadline);
+        // One timer serves every idle wait of a connection. It is moved
+        // only when it would fire too late; when it fires early (armed
+        // for an earlier wait) it is pushed forward then. Under steady
+        // traffic it is re-armed about once per `PARK_AFTER`, not once per
+        // request.
+        let Io {
+            stream, idle_timer, ..
+        } = self;
+        let timer = match idle_timer {
+            Some(timer) => {
+                if timer.deadline() > wake_at {
+                    timer.as_mut().reset(wake_at);
+                }
+                timer
             }
-        } else {
-            timeout_at(deadline, self.stream.readable())
-                .await
-                .map_err(|_| timed_out())??;
+            None => idle_timer.insert(Box::pin(tokio::time::sleep_until(wake_at))),
+        };
+        let readable = std::future::poll_fn(|cx| {
+            loop {
+                if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
+                    return Poll::Ready(Some(ready));
+                }
+                match timer.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) if timer.deadline() >= wake_at => return Poll::Ready(None),
+                    Poll::Ready(()) => timer.as_mut().reset(wake_at),
+                }
+            }
+        })
+        .await;
+        match readable {
+            Some(ready) => ready?,
+            None if park_at < deadline => return Ok(None),
+            None => return Err(timed_out()),
         }
         self.read_more(deadline).await.map(Some)
     }
@@ -322,4 +356,64 @@ async fn write_some(stream: &mut TcpStream, limit: Duration, data: &[u8]) -> io:
         return Err(io::ErrorKind::WriteZero.into());
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection's server side, its client, on a paused clock.
+    async fn pair() -> (Io, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (Io::new(server, Duration::from_secs(5), None), client)
+    }
+
+    const LONG: Duration = Duration::from_secs(60);
+
+    /// The timer a wait leaves armed fires early in the next one, which must
+    /// then still last its whole parking delay.
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_left_by_an_earlier_wait_does_not_cut_the_next_short() {
+        let (mut io, mut client) = pair().await;
+        client.write_all(b"GET").await.unwrap();
+        let t0 = Instant::now();
+        assert_eq!(io.wait_idle(t0, t0 + LONG).await.unwrap(), Some(3));
+        assert_eq!(Instant::now(), t0, "data was there: no time passed");
+
+        tokio::time::advance(Duration::from_millis(6)).await;
+        let t1 = Instant::now();
+        assert_eq!(io.wait_idle(t1, t1 + LONG).await.unwrap(), None, "parks");
+        assert_eq!(Instant::now() - t1, PARK_AFTER);
+    }
+
+    /// An idle deadline sooner than the timer already armed moves it back.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_deadline_sooner_than_the_timer_ends_the_wait_on_time() {
+        let (mut io, mut client) = pair().await;
+        client.write_all(b"G").await.unwrap();
+        let t0 = Instant::now();
+        assert_eq!(io.wait_idle(t0, t0 + LONG).await.unwrap(), Some(1));
+
+        let soon = Duration::from_millis(3);
+        let err = io.wait_idle(t0, t0 + soon).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(Instant::now() - t0, soon);
+    }
+
+    /// Bytes that come during a wait end it, whatever the timer.
+    #[tokio::test(start_paused = true)]
+    async fn bytes_arriving_end_an_idle_wait() {
+        let (mut io, mut client) = pair().await;
+        let t0 = Instant::now();
+        let (read, ()) = tokio::join!(io.wait_idle(t0, t0 + LONG), async {
+            tokio::time::sleep(Duration::from_millis(4)).await;
+            client.write_all(b"GET / HTTP/1.1").await.unwrap();
+        });
+        assert_eq!(read.unwrap(), Some(14));
+        assert_eq!(Instant::now() - t0, Duration::from_millis(4));
+    }
 }

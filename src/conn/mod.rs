@@ -350,9 +350,10 @@ impl Connection {
                     return Ok(Next::Closed);
                 }
                 Ok(0) => return Err(ProtoError::IncompleteHead),
-                Ok(_) => {
-                    started.get_or_insert_with(Instant::now);
-                }
+                // The header timeout starts above, once what arrived is
+                // found not to be a whole head: a complete one costs no
+                // clock read.
+                Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut && started.is_some() => {
                     return Err(ProtoError::HeaderTimeout);
                 }
