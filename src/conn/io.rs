@@ -132,26 +132,37 @@ impl Io {
     /// `Ok(0)` means the peer closed its side.
     pub async fn read_more(&mut self, deadline: Instant) -> io::Result<usize> {
         self.flush().await?;
-        if self.rbuf.capacity() == 0 {
-            self.rbuf.reserve(FIRST_READ);
-        } else if self.rbuf.capacity() - self.rbuf.len() < FIRST_READ / 4 {
-            self.rbuf.reserve(READ_CHUNK);
-        }
-        let before = self.rbuf.len();
+        let before = self.make_room();
         // Not `try_read_buf` first: unlike `read_buf` it leaves the socket
         // marked readable after a short read, and the next idle wait would
         // then block in the read instead of parking.
         let read = timeout_at(deadline, self.stream.read_buf(&mut self.rbuf))
             .await
             .map_err(|_| timed_out())?;
+        self.trace_read(before, &read);
+        read
+    }
+
+    /// Makes room in the read buffer for the next read; returns where the
+    /// new bytes will start.
+    fn make_room(&mut self) -> usize {
+        if self.rbuf.capacity() == 0 {
+            self.rbuf.reserve(FIRST_READ);
+        } else if self.rbuf.capacity() - self.rbuf.len() < FIRST_READ / 4 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        self.rbuf.len()
+    }
+
+    /// Tells the trace what a read that began at `before` brought.
+    fn trace_read(&mut self, before: usize, read: &io::Result<usize>) {
         if let Some(trace) = &mut self.trace {
-            match &read {
+            match read {
                 Ok(0) => trace.closing("client closed its side (EOF)"),
                 Ok(_) => trace.received(&self.rbuf[before..]),
                 Err(_) => trace.closing("read error"),
             }
         }
-        read
     }
 
     /// Writes out everything in the write buffer.
@@ -304,13 +315,18 @@ impl Io {
     ) -> io::Result<Option<usize>> {
         let park_at = now + PARK_AFTER;
         let wake_at = park_at.min(deadline);
+        self.flush().await?;
+        let before = self.make_room();
         // One timer serves every idle wait of a connection. It is moved
         // only when it would fire too late; when it fires early (armed
         // for an earlier wait) it is pushed forward then. Under steady
         // traffic it is re-armed about once per `PARK_AFTER`, not once per
         // request.
         let Io {
-            stream, idle_timer, ..
+            stream,
+            rbuf,
+            idle_timer,
+            ..
         } = self;
         let timer = match idle_timer {
             Some(timer) => {
@@ -321,10 +337,14 @@ impl Io {
             }
             None => idle_timer.insert(Box::pin(tokio::time::sleep_until(wake_at))),
         };
-        let readable = std::future::poll_fn(|cx| {
+        // The read itself waits for the bytes (see `read_more` on why
+        // `read_buf`); one that has not completed has taken nothing, so
+        // giving it up when the timer ends the wait loses nothing.
+        let mut read = std::pin::pin!(stream.read_buf(rbuf));
+        let read = std::future::poll_fn(|cx| {
             loop {
-                if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
-                    return Poll::Ready(Some(ready));
+                if let Poll::Ready(read) = read.as_mut().poll(cx) {
+                    return Poll::Ready(Some(read));
                 }
                 match timer.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
@@ -334,12 +354,13 @@ impl Io {
             }
         })
         .await;
-        match readable {
-            Some(ready) => ready?,
+        let read = match read {
+            Some(read) => read,
             None if park_at < deadline => return Ok(None),
             None => return Err(timed_out()),
-        }
-        self.read_more(deadline).await.map(Some)
+        };
+        self.trace_read(before, &read);
+        read.map(Some)
     }
 }
 
