@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::Interest;
 use tokio::sync::watch;
 use tokio::task::LocalSet;
 
@@ -304,7 +305,10 @@ impl Worker {
                 _ = self.shutdown.changed() => break,
             };
             let (stream, peer) = match accepted {
-                Ok(pair) => pair,
+                Ok(pair) => {
+                    forget_assumed_readability(&pair.0);
+                    pair
+                }
                 Err(e) => {
                     log::warn!("accept failed: {e}");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -334,6 +338,19 @@ impl Worker {
         crate::access_log::flush();
         Ok(())
     }
+}
+
+/// tokio marks an accepted socket readable before the reactor says so,
+/// betting that the client's first bytes came with the handshake. Under a
+/// load of new connections they mostly had not: the first read failed for
+/// nearly every connection, costing a system call and a trip through the
+/// reactor. This clears that guess (without a system call), so the first
+/// read waits for the reactor; a socket that already holds bytes is
+/// reported at its next turn.
+fn forget_assumed_readability(stream: &tokio::net::TcpStream) {
+    let _ = stream.try_io(Interest::READABLE, || {
+        Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+    });
 }
 
 /// Binds `addr` without `SO_REUSEPORT` and without listening; the address
