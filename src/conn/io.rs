@@ -395,16 +395,22 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(60);
 
-    /// The timer a wait leaves armed fires early in the next one, which must
-    /// then still last its whole parking delay.
-    #[tokio::test(start_paused = true)]
-    async fn a_timer_left_by_an_earlier_wait_does_not_cut_the_next_short() {
+    /// A connection after one idle wait that bytes already there ended at
+    /// once, leaving its timer armed for `PARK_AFTER` from `t0`.
+    async fn after_one_wait() -> (Io, TcpStream, Instant) {
         let (mut io, mut client) = pair().await;
         client.write_all(b"GET").await.unwrap();
         let t0 = Instant::now();
         assert_eq!(io.wait_idle(t0, t0 + LONG).await.unwrap(), Some(3));
-        assert_eq!(Instant::now(), t0, "data was there: no time passed");
+        assert_eq!(Instant::now(), t0, "the bytes were there: no time passed");
+        (io, client, t0)
+    }
 
+    /// The timer a wait leaves armed fires early in the next one, which must
+    /// then still last its whole parking delay.
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_left_by_an_earlier_wait_does_not_cut_the_next_short() {
+        let (mut io, _client, _) = after_one_wait().await;
         tokio::time::advance(Duration::from_millis(6)).await;
         let t1 = Instant::now();
         assert_eq!(io.wait_idle(t1, t1 + LONG).await.unwrap(), None, "parks");
@@ -414,11 +420,7 @@ mod tests {
     /// An idle deadline sooner than the timer already armed moves it back.
     #[tokio::test(start_paused = true)]
     async fn an_idle_deadline_sooner_than_the_timer_ends_the_wait_on_time() {
-        let (mut io, mut client) = pair().await;
-        client.write_all(b"G").await.unwrap();
-        let t0 = Instant::now();
-        assert_eq!(io.wait_idle(t0, t0 + LONG).await.unwrap(), Some(1));
-
+        let (mut io, _client, t0) = after_one_wait().await;
         let soon = Duration::from_millis(3);
         let err = io.wait_idle(t0, t0 + soon).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
