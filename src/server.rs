@@ -359,18 +359,23 @@ fn forget_assumed_readability(stream: &tokio::net::TcpStream) {
 /// listen: a client connecting in the moment before it is closed would be
 /// queued on it, and closing it would reset that connection.
 fn probe(addr: SocketAddr) -> io::Result<(Socket, SocketAddr)> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
+    let socket = tcp_socket(addr)?;
     socket.bind(&addr.into())?;
     let bound = socket.local_addr()?.as_socket();
     let bound = bound.ok_or_else(|| io::Error::other("bound address is not an IP address"))?;
     Ok((socket, bound))
 }
 
-/// One worker's listener, in the `SO_REUSEPORT` group for `addr`.
-fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+/// A TCP socket for `addr` with `SO_REUSEADDR`, not bound yet.
+fn tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    Ok(socket)
+}
+
+/// One worker's listener, in the `SO_REUSEPORT` group for `addr`.
+fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = tcp_socket(addr)?;
     socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;

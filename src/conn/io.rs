@@ -307,15 +307,15 @@ impl Io {
     /// `None` when [`PARK_AFTER`] passed in silence (and the deadline did
     /// not): the connection should then park, giving up its task and
     /// buffers, so an idle connection costs almost nothing.
-    /// `now` is when the wait began.
+    /// `now` is when the wait began; what was to be sent has been flushed.
     pub async fn wait_idle(
         &mut self,
         now: Instant,
         deadline: Instant,
     ) -> io::Result<Option<usize>> {
+        debug_assert!(self.wbuf.is_empty(), "the caller flushes before waiting");
         let park_at = now + PARK_AFTER;
         let wake_at = park_at.min(deadline);
-        self.flush().await?;
         let before = self.make_room();
         // One timer serves every idle wait of a connection. It is moved
         // only when it would fire too late; when it fires early (armed

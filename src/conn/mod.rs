@@ -790,7 +790,7 @@ fn check_request(head: &RequestHead, config: &Config) -> Result<Checked, ProtoEr
         DecodedPath::Owned("/".into())
     } else if target.plain {
         // Checked by `parse_target`: visible ASCII with no escape and no
-        // dot, which decoding would leave as it is.
+        // segment starting with a dot, which decoding would leave as it is.
         DecodedPath::Raw(start, end)
     } else {
         match decode_path(&raw[start..end])? {
