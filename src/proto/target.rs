@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use memchr::memchr;
 
-use super::token::{REG_NAME, TARGET, hex_value};
+use super::token::{REG_NAME_PLAIN, TARGET, hex_value};
 use crate::error::ProtoError;
 
 /// Which of the four request-target forms was used.
@@ -133,28 +133,31 @@ pub fn check_host(h: &[u8]) -> Result<(), ProtoError> {
         }
         &h[close + 1..]
     } else {
-        // One pass up to the port: reg-name bytes, each `%` with two hex
-        // digits. A host is short, so a plain loop beats a search call.
+        // One pass up to the port: a table lookup for each ordinary
+        // reg-name byte; only a `%` (two hex digits must follow), the `:`
+        // before the port or a byte that is not allowed stops it.
         let mut i = 0;
-        while i < h.len() && h[i] != b':' {
-            if !REG_NAME[h[i] as usize] {
-                return Err(ProtoError::BadHost);
-            }
-            if h[i] == b'%' {
-                let hex = |at: usize| h.get(at).copied().and_then(hex_value).is_some();
-                if !(hex(i + 1) && hex(i + 2)) {
-                    return Err(ProtoError::BadHost);
-                }
-                i += 3;
-            } else {
+        loop {
+            while i < h.len() && REG_NAME_PLAIN[h[i] as usize] {
                 i += 1;
+            }
+            match h.get(i) {
+                None | Some(b':') => break,
+                Some(b'%') => {
+                    let hex = |at: usize| h.get(at).copied().and_then(hex_value).is_some();
+                    if !(hex(i + 1) && hex(i + 2)) {
+                        return Err(ProtoError::BadHost);
+                    }
+                    i += 3;
+                }
+                Some(_) => return Err(ProtoError::BadHost),
             }
         }
         &h[i..]
     };
     match port {
         [] => Ok(()),
-        [b':', digits @ ..] if digits.iter().all(u8::is_ascii_digit) && digits.len() <= 5 => Ok(()),
+        [b':', digits @ ..] if digits.len() <= 5 && digits.iter().all(u8::is_ascii_digit) => Ok(()),
         _ => Err(ProtoError::BadHost),
     }
 }
@@ -336,6 +339,44 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    /// The host check against the grammar read literally, for every byte
+    /// at every place of a few hosts.
+    #[test]
+    fn host_check_agrees_with_the_grammar() {
+        fn reference(h: &[u8]) -> bool {
+            let (name, port) = match h.iter().position(|&b| b == b':') {
+                Some(c) => (&h[..c], Some(&h[c + 1..])),
+                None => (h, None),
+            };
+            let unreserved_or_sub =
+                |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b);
+            let mut i = 0;
+            while i < name.len() {
+                if name[i] == b'%' {
+                    let hex = |at: usize| name.get(at).is_some_and(u8::is_ascii_hexdigit);
+                    if !(hex(i + 1) && hex(i + 2)) {
+                        return false;
+                    }
+                    i += 3;
+                } else if unreserved_or_sub(name[i]) {
+                    i += 1;
+                } else {
+                    return false;
+                }
+            }
+            port.is_none_or(|p| p.len() <= 5 && p.iter().all(u8::is_ascii_digit))
+        }
+        for base in [&b"ab.c:80"[..], b"%41b:1", b"a%4f"] {
+            for pos in 0..base.len() {
+                for b in 0..=255u8 {
+                    let mut h = base.to_vec();
+                    h[pos] = b;
+                    assert_eq!(check_host(&h).is_ok(), reference(&h), "{h:?}");
+                }
+            }
         }
     }
 

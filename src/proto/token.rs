@@ -33,10 +33,12 @@ pub static TARGET: [bool; 256] = byte_table!(b => b.is_ascii_alphanumeric()
     || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')'
         | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@' | b'/' | b'?' | b'%'));
 
-/// `reg-name = *( unreserved / pct-encoded / sub-delims )` (RFC 3986 §3.2.2).
-pub static REG_NAME: [bool; 256] = byte_table!(b => b.is_ascii_alphanumeric()
+/// The bytes of `reg-name = *( unreserved / pct-encoded / sub-delims )`
+/// (RFC 3986 §3.2.2) but `%`, which needs two hex digits after it and is
+/// checked apart.
+pub static REG_NAME_PLAIN: [bool; 256] = byte_table!(b => b.is_ascii_alphanumeric()
     || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')'
-        | b'*' | b'+' | b',' | b';' | b'=' | b'%'));
+        | b'*' | b'+' | b',' | b';' | b'='));
 
 /// `qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text` (RFC 9110 §5.6.4)
 pub static QDTEXT: [bool; 256] = byte_table!(b => b == b'\t' || b == b' ' || b == 0x21
@@ -202,7 +204,8 @@ mod tests {
         assert!(!FIELD_VALUE[0] && !FIELD_VALUE[b'\r' as usize] && !FIELD_VALUE[0x7f]);
         assert!(TARGET[b'/' as usize] && !TARGET[b'#' as usize] && !TARGET[b' ' as usize]);
         assert!(!TARGET[b'<' as usize] && !TARGET[0x80]);
-        assert!(!REG_NAME[b'@' as usize] && !REG_NAME[b':' as usize]);
+        assert!(!REG_NAME_PLAIN[b'@' as usize] && !REG_NAME_PLAIN[b':' as usize]);
+        assert!(!REG_NAME_PLAIN[b'%' as usize]);
     }
 
     #[test]
