@@ -17,15 +17,8 @@ pub(crate) enum DecodedPath {
     Owned(String),
 }
 
-/// The decoded path of `head`.
-fn decoded<'a>(head: &'a RequestHead, path: &'a DecodedPath) -> &'a str {
-    match path {
-        DecodedPath::Raw(start, end) => {
-            std::str::from_utf8(&head.target()[*start..*end]).unwrap_or("/")
-        }
-        DecodedPath::Owned(s) => s,
-    }
-}
+/// Path buffers longer than this are not kept for the next request.
+const PATH_KEEP_BYTES: usize = 1024;
 
 /// An HTTP request handed to a handler.
 ///
@@ -39,7 +32,12 @@ pub struct Request(Reused<Parts>);
 #[derive(Debug)]
 struct Parts {
     head: RequestHead,
-    path: DecodedPath,
+    /// The decoded path, checked as UTF-8 once. Its buffer stays with the
+    /// box, so filling it allocates nothing once it has grown.
+    path: String,
+    /// Where the path starts in the target when decoding left it as sent:
+    /// a parameter can then be a view of the received bytes.
+    raw_path: Option<usize>,
     query: Option<(usize, usize)>,
     params: crate::router::Params,
     peer: SocketAddr,
@@ -58,7 +56,11 @@ impl Reuse for Parts {
         self.body = Body::empty();
         self.state = None;
         self.params.clear();
-        self.path = DecodedPath::Raw(0, 0);
+        if self.path.capacity() > PATH_KEEP_BYTES {
+            self.path = String::new();
+        }
+        self.path.clear();
+        self.raw_path = None;
         self.query = None;
         self.head.bytes = Bytes::new();
         self.head.fields.clear();
@@ -82,7 +84,8 @@ impl Request {
                     fields: Fields::new(),
                     index: FieldIndex::NONE,
                 },
-                path: DecodedPath::Raw(0, 0),
+                path: String::new(),
+                raw_path: None,
                 query: None,
                 params: Default::default(),
                 peer,
@@ -100,7 +103,19 @@ impl Request {
     /// The decoded path and the query's place, from the checks of the head.
     pub(crate) fn set_target(&mut self, path: DecodedPath, query: Option<(usize, usize)>) {
         let parts = &mut *self.0;
-        parts.path = path;
+        match path {
+            DecodedPath::Raw(start, end) => {
+                // The checks admit only visible ASCII in a target.
+                let raw = std::str::from_utf8(&parts.head.target()[start..end]).unwrap_or("/");
+                parts.path.clear();
+                parts.path.push_str(raw);
+                parts.raw_path = Some(start);
+            }
+            DecodedPath::Owned(owned) => {
+                parts.path = owned;
+                parts.raw_path = None;
+            }
+        }
         parts.query = query;
     }
 
@@ -171,8 +186,7 @@ impl Request {
             return;
         }
         let parts = &mut *self.0;
-        let path = decoded(&parts.head, &parts.path);
-        crate::router::capture_params(pattern, path, &mut parts.params);
+        crate::router::capture_params(pattern, &parts.path, &mut parts.params);
     }
 
     /// The method.
@@ -193,7 +207,7 @@ impl Request {
 
     /// The path, percent-decoded and with dot-segments removed.
     pub fn path(&self) -> &str {
-        decoded(&self.0.head, &self.0.path)
+        &self.0.path
     }
 
     /// The query string without `?`, still encoded.
@@ -220,14 +234,13 @@ impl Request {
             .params
             .iter()
             .find(|(n, _)| n.as_deref() == Some(name))?;
-        match &self.0.path {
-            DecodedPath::Raw(path_start, _) => {
+        let param = self.0.path.get(*start..*end)?;
+        match self.0.raw_path {
+            Some(path_start) => {
                 let offset = self.0.head.target.start as usize + path_start;
                 Some(self.0.head.bytes.slice(offset + start..offset + end))
             }
-            DecodedPath::Owned(s) => Some(bytes::Bytes::copy_from_slice(
-                s.get(*start..*end)?.as_bytes(),
-            )),
+            None => Some(bytes::Bytes::copy_from_slice(param.as_bytes())),
         }
     }
 
@@ -241,6 +254,7 @@ impl Request {
     }
 
     /// Every value of the header field `name`, as bytes.
+    #[inline]
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.0.head.values(name)
     }

@@ -64,12 +64,13 @@ pub struct FileService {
 }
 
 fn conditions(req: &Request) -> Conditions<'_> {
-    let first = |name| req.header_values(name).next();
+    // Each name spelled out, so that its place in the field index is
+    // found at compile time.
     Conditions {
-        if_match: first("if-match"),
-        if_none_match: first("if-none-match"),
-        if_modified_since: first("if-modified-since"),
-        if_unmodified_since: first("if-unmodified-since"),
+        if_match: req.header_values("if-match").next(),
+        if_none_match: req.header_values("if-none-match").next(),
+        if_modified_since: req.header_values("if-modified-since").next(),
+        if_unmodified_since: req.header_values("if-unmodified-since").next(),
     }
 }
 
