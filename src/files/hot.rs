@@ -84,8 +84,9 @@ struct Entry {
 
 #[derive(Default)]
 struct Cache {
-    /// By file service, then by path below its root.
-    services: HashMap<u64, HashMap<String, Entry>>,
+    /// By file service (a program has one or a few, so they are searched
+    /// in a list rather than hashed), then by path below its root.
+    services: Vec<(u64, HashMap<String, Entry>)>,
     bytes: usize,
     tick: u64,
 }
@@ -106,7 +107,7 @@ pub fn lookup(service: u64, root: impl AsFd, rel: &str) -> Option<Hot> {
             bytes,
             tick,
         } = &mut *cache.borrow_mut();
-        let files = services.get_mut(&service)?;
+        let (_, files) = services.iter_mut().find(|(id, _)| *id == service)?;
         let entry = files.get_mut(rel)?;
         let current = statat(root, rel, AtFlags::empty()).ok();
         if current.map(|stat| Identity::of(&stat)) != Some(entry.identity) {
@@ -155,8 +156,9 @@ pub fn keep(service: u64, rel: &str, stat: &Stat, hot: Hot, budget: usize) {
             };
             let gone = cache
                 .services
-                .get_mut(&s)
-                .and_then(|files| files.remove(&oldest))
+                .iter_mut()
+                .find(|(id, _)| *id == s)
+                .and_then(|(_, files)| files.remove(&oldest))
                 .map_or(0, |e| e.cost);
             cache.bytes -= gone;
         }
@@ -167,8 +169,14 @@ pub fn keep(service: u64, rel: &str, stat: &Stat, hot: Hot, budget: usize) {
             used: cache.tick,
             cost: size,
         };
-        let files = cache.services.entry(service).or_default();
-        let old = files.insert(rel.to_string(), entry);
+        let at = match cache.services.iter().position(|(id, _)| *id == service) {
+            Some(at) => at,
+            None => {
+                cache.services.push((service, HashMap::new()));
+                cache.services.len() - 1
+            }
+        };
+        let old = cache.services[at].1.insert(rel.to_string(), entry);
         cache.bytes -= old.map_or(0, |e| e.cost);
         cache.bytes += size;
     });
