@@ -101,20 +101,18 @@ impl Request {
     }
 
     /// The decoded path and the query's place, from the checks of the head.
+    /// The box is blank (see `Parts::clear`): the path buffer is empty and
+    /// there is no raw path yet.
     pub(crate) fn set_target(&mut self, path: DecodedPath, query: Option<(usize, usize)>) {
         let parts = &mut *self.0;
         match path {
             DecodedPath::Raw(start, end) => {
                 // The checks admit only visible ASCII in a target.
                 let raw = std::str::from_utf8(&parts.head.target()[start..end]).unwrap_or("/");
-                parts.path.clear();
                 parts.path.push_str(raw);
                 parts.raw_path = Some(start);
             }
-            DecodedPath::Owned(owned) => {
-                parts.path = owned;
-                parts.raw_path = None;
-            }
+            DecodedPath::Owned(owned) => parts.path = owned,
         }
         parts.query = query;
     }

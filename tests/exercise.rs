@@ -55,6 +55,28 @@ fn echo_returns_the_text_as_plain_text() {
     assert_eq!((reply.status, reply.body.len()), (200, 0));
 }
 
+/// Requests on one connection reuse one request's storage: a path that
+/// needed decoding, one that did not, then a decoded one again each see
+/// their own path, never what the one before left.
+#[test]
+fn pipelined_echoes_each_see_their_own_path() {
+    let server = start(config(None));
+    let mut s = connect(server.local_addr());
+    s.write_all(
+        b"GET /echo/a%20b HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /echo/cd HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /echo/%41 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /echo/longer/text HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /echo/e HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .unwrap();
+    let texts: Vec<String> = read_replies(&mut s, 5, &[])
+        .iter()
+        .map(|r| r.text().to_string())
+        .collect();
+    assert_eq!(texts, ["a b", "cd", "A", "longer/text", "e"]);
+}
+
 #[test]
 fn user_agent_is_echoed() {
     let server = start(config(None));
