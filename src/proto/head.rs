@@ -78,9 +78,17 @@ pub enum Method {
 
 impl Method {
     /// The method for a token; the caller has checked it is one.
+    #[inline]
     pub fn from_token(token: &[u8]) -> Method {
+        // Most requests are GETs: that one is compared where it is parsed.
+        if token == b"GET" {
+            return Method::Get;
+        }
+        Method::from_other_token(token)
+    }
+
+    fn from_other_token(token: &[u8]) -> Method {
         match token {
-            b"GET" => Method::Get,
             b"HEAD" => Method::Head,
             b"POST" => Method::Post,
             b"PUT" => Method::Put,
@@ -362,6 +370,10 @@ impl RequestHead {
     /// its elements, compared case-insensitively — never a substring match.
     #[inline(always)]
     pub fn has_token(&self, name: &str, token: &str) -> bool {
+        // A field indexed as absent is known without entering the loop.
+        if self.candidates(name).is_empty() {
+            return false;
+        }
         self.values(name).any(|v| {
             crate::proto::token::list_items(v).any(|t| t.eq_ignore_ascii_case(token.as_bytes()))
         })
