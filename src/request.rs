@@ -53,7 +53,7 @@ impl Reuse for Parts {
 
     /// Drops what a request held (its body gives back a lent socket here).
     fn clear(&mut self) {
-        self.body = Body::empty();
+        self.body.clear();
         self.state = None;
         self.params.clear();
         if self.path.capacity() > PATH_KEEP_BYTES {
