@@ -96,11 +96,20 @@ fn parse_bounded(
     let Some(mut pos) = skip_empty_lines(buf)? else {
         return Ok(Status::Partial);
     };
-    let Some(first_end) = line_end(buf, pos)? else {
-        return Ok(Status::Partial);
+    let (method, target, version) = match plain_request_line(buf, pos, limits) {
+        Some((line, end)) => {
+            pos = end;
+            line
+        }
+        None => {
+            let Some(first_end) = line_end(buf, pos)? else {
+                return Ok(Status::Partial);
+            };
+            let line = request_line(buf, pos, first_end, limits)?;
+            pos = first_end + 2;
+            line
+        }
     };
-    let (method, target, version) = request_line(buf, pos, first_end, limits)?;
-    pos = first_end + 2;
 
     loop {
         match buf.get(pos) {
@@ -166,6 +175,42 @@ fn line_end(buf: &[u8], pos: usize) -> Result<Option<usize>, ProtoError> {
     // A CR inside the line fails the checks of whatever part it is in,
     // each of which reports it as a bare CR.
     Ok(Some(end - 1))
+}
+
+/// A well-formed request line starting at `start`, with where the line after
+/// it starts; `None` for anything else, partial or faulty, which
+/// [`line_end`] and [`request_line`] then look at. Its scans stop at the
+/// first byte that cannot be in the method or the target, so the CRLF
+/// after the version is the line's first LF, as `line_end` would find.
+#[inline(always)]
+fn plain_request_line(
+    buf: &[u8],
+    start: usize,
+    limits: &HeadLimits,
+) -> Option<((Method, Span, Version), usize)> {
+    let line = &buf[start..];
+    let sp1 = line.iter().position(|&b| !TCHAR[b as usize])?;
+    if sp1 == 0 || line[sp1] != b' ' {
+        return None;
+    }
+    let rest = &line[sp1 + 1..];
+    let sp2 = find_non_visible(rest)?;
+    if sp2 == 0 || rest[sp2] != b' ' || sp2 > limits.max_target_bytes {
+        return None;
+    }
+    let version = match rest.get(sp2 + 1..sp2 + 11)? {
+        [v @ .., b'\r', b'\n'] => version(v).ok()?,
+        _ => return None,
+    };
+    let target_start = start + sp1 + 1;
+    Some((
+        (
+            Method::from_token(&line[..sp1]),
+            Span::new(target_start, target_start + sp2),
+            version,
+        ),
+        target_start + sp2 + 11,
+    ))
 }
 
 /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3)
@@ -344,6 +389,53 @@ mod tests {
                 String::from_utf8_lossy(buf)
             ),
         }
+    }
+
+    #[test]
+    fn plain_request_lines_agree_with_the_careful_path() {
+        // What the fast path accepts, the line-by-line path accepts with the
+        // same method, target, version and end, for lines with each byte in
+        // turn replaced by each of these, whole and cut after that byte.
+        let lines: [&[u8]; 4] = [
+            b"GET / HTTP/1.1\r\n",
+            b"POST /a/b?c=d HTTP/1.0\r\nHost: x\r\n",
+            b"OPTIONS * HTTP/1.1\r\n\r\n",
+            b"M-SEARCH /x.y HTTP/1.9\r\n",
+        ];
+        let bytes = [
+            b' ', b'\t', b'\r', b'\n', 0, b'a', b'/', b'.', b'1', b'9', b'H', 0x7f, 0x80,
+        ];
+        let narrow = HeadLimits {
+            max_target_bytes: 4,
+            max_fields: 4,
+        };
+        let (mut accepted, mut declined) = (0, 0);
+        for line in lines {
+            for at in 0..line.len() {
+                for &b in &bytes {
+                    let mut changed = line.to_vec();
+                    changed[at] = b;
+                    for buf in [&changed[..], &changed[..=at], line] {
+                        for limits in [&LIMITS, &narrow] {
+                            let Some((fast, end)) = plain_request_line(buf, 0, limits) else {
+                                declined += 1;
+                                continue;
+                            };
+                            accepted += 1;
+                            let first_end = line_end(buf, 0).unwrap().unwrap();
+                            let careful = request_line(buf, 0, first_end, limits).unwrap();
+                            assert_eq!(
+                                (fast, end),
+                                (careful, first_end + 2),
+                                "{:?}",
+                                String::from_utf8_lossy(buf)
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(accepted > 1000 && declined > 1000, "{accepted} {declined}");
     }
 
     #[test]
