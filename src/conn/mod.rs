@@ -280,7 +280,7 @@ impl Connection {
             .io
             .as_mut()
             .expect("the connection holds its io between requests");
-        if memchr(b'\n', &io.rbuf).is_none() {
+        if io.rbuf.is_empty() {
             return Ok(None);
         }
         take_head(io, config, self.peer)
