@@ -230,6 +230,57 @@ fn unread_bodies_are_drained_to_keep_the_connection() {
 }
 
 #[test]
+fn connection_options_are_a_list_of_tokens_in_any_case() {
+    let server = start(config(None));
+    // (version and fields after `GET /echo/x `, whether the server closes)
+    let cases: &[(&str, bool)] = &[
+        ("HTTP/1.1\r\nHost: a\r\nConnection: close", true),
+        ("HTTP/1.1\r\nHost: a\r\nConnection: CLOSE", true),
+        ("HTTP/1.1\r\nHost: a\r\nCONNECTION: Close", true),
+        ("HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close", true),
+        ("HTTP/1.1\r\nHost: a\r\nConnection: te,close ,x", true),
+        ("HTTP/1.1\r\nHost: a\r\nConnection: te, Close", true),
+        (
+            "HTTP/1.1\r\nHost: a\r\nConnection: te\r\nConnection: close",
+            true,
+        ),
+        ("HTTP/1.1\r\nHost: a\r\nConnection: closed", false),
+        ("HTTP/1.1\r\nHost: a\r\nConnection: x-close, , te", false),
+        ("HTTP/1.1\r\nHost: a\r\nConnection: keep-alive", false),
+        ("HTTP/1.0\r\nConnection: Keep-Alive", false),
+        ("HTTP/1.0\r\nConnection: te, KEEP-ALIVE", false),
+        (
+            "HTTP/1.0\r\nConnection: te\r\nConnection: keep-alive",
+            false,
+        ),
+        ("HTTP/1.0\r\nConnection: keep-alive, close", true),
+        ("HTTP/1.0\r\nConnection: keep-alives", true),
+        ("HTTP/1.0\r\nConnection: te", true),
+    ];
+    let addr = server.local_addr();
+    let runs: Vec<_> = cases
+        .iter()
+        .map(|&(rest, closes)| {
+            std::thread::spawn(move || {
+                let request = format!("GET /echo/x {rest}\r\n\r\n");
+                let (reply, closed) = one(addr, request.as_bytes());
+                assert_eq!(reply.status, 200, "{rest:?}");
+                assert_eq!(closed, closes, "{rest:?}");
+                let field = if closes { "close" } else { "keep-alive" };
+                if closes || rest.starts_with("HTTP/1.0") {
+                    assert_eq!(reply.header("connection"), Some(field), "{rest:?}");
+                } else {
+                    assert_eq!(reply.header("connection"), None, "{rest:?}");
+                }
+            })
+        })
+        .collect();
+    for run in runs {
+        run.join().unwrap();
+    }
+}
+
+#[test]
 fn http_1_0_closes_unless_keep_alive_is_asked() {
     let server = start(config(None));
     let (reply, closed) = one(server.local_addr(), b"GET /echo/x HTTP/1.0\r\n\r\n");

@@ -42,6 +42,7 @@ use crate::proto::framing::{self, RequestBody, ResponseBody};
 use crate::proto::head::{Method, RequestHead, Version};
 use crate::proto::parse::{HeadLimits, Status, oversized_head_error, parse_head_into};
 use crate::proto::target::{Form, check_host, decode_path, parse_target};
+use crate::proto::token::list_items;
 use crate::request::{DecodedPath, Request};
 use crate::response::{IntoResponse, Payload, Response};
 use crate::router::{BoxFuture, Dispatch, Reply, Router};
@@ -741,14 +742,33 @@ fn shutting_down(shutdown: &watch::Receiver<bool>) -> bool {
 
 /// HTTP/1.1 keeps the connection unless told `close`; HTTP/1.0 closes
 /// unless told `keep-alive` (RFC 9112 §9.3).
+#[inline]
 fn wants_keep_alive(head: &RequestHead) -> bool {
-    if head.has_token("connection", "close") {
-        return false;
+    if !head.may_have("connection") {
+        return head.version == Version::Http11;
     }
-    match head.version {
-        Version::Http11 => true,
-        Version::Http10 => head.has_token("connection", "keep-alive"),
+    connection_keeps_alive(head)
+}
+
+/// [`wants_keep_alive`] for a head with a `Connection` field.
+fn connection_keeps_alive(head: &RequestHead) -> bool {
+    let (mut close, mut keep_alive) = (false, false);
+    for value in head.values("connection") {
+        // The usual value is one option alone.
+        if value.eq_ignore_ascii_case(b"close") {
+            close = true;
+            continue;
+        }
+        if value.eq_ignore_ascii_case(b"keep-alive") {
+            keep_alive = true;
+            continue;
+        }
+        for option in list_items(value) {
+            close |= option.eq_ignore_ascii_case(b"close");
+            keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+        }
     }
+    !close && (head.version == Version::Http11 || keep_alive)
 }
 
 /// The checks a head must pass before anything routes it: method, target,

@@ -366,12 +366,19 @@ impl RequestHead {
             .map(|f| f.value.of(&self.bytes))
     }
 
+    /// False when no field can be called `name`; for an indexed name that
+    /// is one check of the index.
+    #[inline(always)]
+    pub(crate) fn may_have(&self, name: &str) -> bool {
+        !self.candidates(name).is_empty()
+    }
+
     /// True when a list-valued field (`Connection`, say) has `token` among
     /// its elements, compared case-insensitively — never a substring match.
     #[inline(always)]
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         // A field indexed as absent is known without entering the loop.
-        if self.candidates(name).is_empty() {
+        if !self.may_have(name) {
             return false;
         }
         self.values(name).any(|v| {
