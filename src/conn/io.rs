@@ -280,7 +280,12 @@ impl Io {
             let mut budget = 64;
             while budget > 0 {
                 self.rbuf.clear();
-                self.rbuf.reserve(4096);
+                // The first read uses the buffer as it is: most clients
+                // that ask to close have sent nothing more, and growing
+                // it for them would cost an allocation and a copy.
+                if budget < 64 || self.rbuf.capacity() == 0 {
+                    self.rbuf.reserve(4096);
+                }
                 match self.stream.try_read_buf(&mut self.rbuf) {
                     Ok(n) if n > 0 => budget -= 1,
                     _ => return,
