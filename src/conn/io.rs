@@ -64,12 +64,15 @@ fn timed_out() -> io::Error {
 }
 
 impl Io {
-    /// Wraps an accepted stream.
+    /// Wraps an accepted stream. Its buffers are allocated at their first
+    /// size here: growing an empty one costs more, and every connection
+    /// reads and writes. Later, `reserve` on a buffer that was written out
+    /// reuses its space.
     pub fn new(stream: TcpStream, write_timeout: Duration, trace: Option<Box<Trace>>) -> Io {
         Io {
             stream,
-            rbuf: BytesMut::new(),
-            wbuf: BytesMut::new(),
+            rbuf: BytesMut::with_capacity(FIRST_READ),
+            wbuf: BytesMut::with_capacity(FIRST_WRITE),
             write_timeout,
             trace,
             writes: Writes::None,
