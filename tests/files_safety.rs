@@ -206,6 +206,44 @@ fn a_missing_parent_directory_is_409() {
 }
 
 #[test]
+fn a_name_longer_than_the_file_system_allows_is_400_before_the_body() {
+    let (server, dir) = start_with_root();
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    for (target, status) in [
+        (format!("/files/{}", "n".repeat(255)), 201),
+        (format!("/files/d/{}", "n".repeat(255)), 201),
+        (format!("/files/{}", "n".repeat(256)), 400),
+        (format!("/files/d/{}", "n".repeat(300)), 400),
+        (format!("/files/{}/f", "n".repeat(256)), 400),
+    ] {
+        let mut s = connect(server.local_addr());
+        if status == 201 {
+            let request =
+                format!("POST {target} HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\ndata");
+            s.write_all(request.as_bytes()).unwrap();
+        } else {
+            // The body waits for a 100 (Continue): only a refusal made
+            // before asking for it answers, and with no 100.
+            let request = format!(
+                "POST {target} HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+            );
+            s.write_all(request.as_bytes()).unwrap();
+        }
+        let reply = read_replies(&mut s, 1, &[false]).remove(0);
+        assert_eq!(reply.status, status, "{}: {}", target.len(), reply.text());
+        if status == 400 {
+            assert!(
+                reply.text().contains("longer than 255 bytes"),
+                "{}",
+                reply.text()
+            );
+        }
+    }
+    assert_eq!(dir.names(), ["d".to_string(), "n".repeat(255)]);
+    assert_eq!(std::fs::read_dir(dir.path().join("d")).unwrap().count(), 1);
+}
+
+#[test]
 fn special_files_are_not_opened() {
     let (server, dir) = start_with_root();
     let fifo = dir.path().join("fifo");

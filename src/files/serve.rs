@@ -74,6 +74,10 @@ fn conditions(req: &Request) -> Conditions<'_> {
     }
 }
 
+/// The longest file name (one path segment) that Linux file systems
+/// accept (`NAME_MAX`).
+const MAX_NAME_BYTES: usize = 255;
+
 /// The path parameter of a file route: the path below the mount.
 fn rel_path(req: &Request) -> &str {
     req.param("path").unwrap_or_default()
@@ -372,6 +376,11 @@ impl FileService {
         }
         if is_temp(&rel) {
             return FileError::Forbidden.into();
+        }
+        // Refused before the body is received: the file system could
+        // never hold the name, and the rename at the end would fail.
+        if rel.split('/').any(|name| name.len() > MAX_NAME_BYTES) {
+            return Response::error(400, "a file or directory name is longer than 255 bytes");
         }
         let current = self.root.validators(&rel);
         let etag = current.as_ref().map(|v| v.etag(None));
