@@ -58,6 +58,14 @@ pub fn parse(value: &[u8], len: u64) -> Ranges {
     if parts.len() > MAX_RANGES {
         return Ranges::Whole;
     }
+    // Ranges that together ask for more bytes than the representation has
+    // (only overlapping ones can) would make the answer larger than the
+    // whole, up to `MAX_RANGES` times: the whole is sent instead, as RFC
+    // 9110 §14.2 allows for overlapping ranges.
+    let asked: u64 = parts.iter().map(|&(first, last)| last - first + 1).sum();
+    if asked > len {
+        return Ranges::Whole;
+    }
     Ranges::Parts(parts)
 }
 
@@ -122,6 +130,13 @@ mod tests {
         assert_eq!(parse(b"bytes=1", 10), Whole);
         let many: String = (0..20).map(|i| format!("{i}-{i},")).collect();
         assert_eq!(parse(format!("bytes={many}").as_bytes(), 100), Whole);
+        // Overlaps are served while the parts add up to no more than the
+        // whole, and answered with the whole once they would exceed it.
+        assert_eq!(parse(b"bytes=0-4,3-7", 10), Parts(vec![(0, 4), (3, 7)]));
+        assert_eq!(parse(b"bytes=0-5,3-9", 10), Whole);
+        assert_eq!(parse(b"bytes=0-,0-", 10), Whole);
+        assert_eq!(parse(b"bytes=-10,0-0", 10), Whole);
+        assert_eq!(parse(b"bytes=0-0,0-0,0-0", 10), Parts(vec![(0, 0); 3]));
     }
 
     #[test]
