@@ -211,13 +211,13 @@ pub fn compress(coding: Coding, data: &[u8]) -> Bytes {
 
 /// Applies `coding` to an in-memory response body and adds `Vary`.
 pub fn encode_response(coding: Coding, mut response: Response) -> Response {
-    response = response.header("Vary", "Accept-Encoding");
+    response = response.field("Vary", Bytes::from_static(b"Accept-Encoding"));
     if coding != Coding::Gzip || response.header_value("content-encoding").is_some() {
         return response;
     }
     match response.take_payload() {
         Payload::Bytes(body) => response
-            .header("Content-Encoding", "gzip")
+            .field("Content-Encoding", Bytes::from_static(b"gzip"))
             .with_payload(Payload::Bytes(gzip(&body))),
         other => response.with_payload(other),
     }
@@ -246,11 +246,11 @@ pub(crate) fn apply_stages(
     if !compressible || response.header_value("content-encoding").is_some() {
         return response;
     }
-    response = response.header("Vary", "Accept-Encoding");
+    response = response.field("Vary", Bytes::from_static(b"Accept-Encoding"));
     match (choice, response.take_payload()) {
         (Choice::Use(c), Payload::Bytes(body)) if c != Coding::Identity && body.len() >= 1024 => {
             response
-                .header("Content-Encoding", c.token())
+                .field("Content-Encoding", Bytes::from_static(c.token().as_bytes()))
                 .with_payload(Payload::Bytes(compress(c, &body)))
         }
         (_, payload) => response.with_payload(payload),

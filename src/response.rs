@@ -180,14 +180,14 @@ impl Response {
     /// `200 OK` with a body of the given content type.
     pub fn bytes(content_type: &'static str, body: impl Into<Bytes>) -> Response {
         Response::ok()
-            .header("Content-Type", content_type)
+            .content_type(content_type)
             .with_payload(Payload::Bytes(body.into()))
     }
 
     /// `200 OK` sending `len` bytes of an open file.
     pub fn file(content_type: &'static str, file: File, len: u64) -> Response {
         Response::ok()
-            .header("Content-Type", content_type)
+            .content_type(content_type)
             .with_payload(Payload::File {
                 file,
                 offset: 0,
@@ -300,6 +300,23 @@ impl Response {
         self
     }
 
+    /// Adds `Content-Type`, checking only the value: the name is ours.
+    fn content_type(self, value: &'static str) -> Response {
+        if !value
+            .bytes()
+            .all(|b| crate::proto::token::FIELD_VALUE[b as usize])
+        {
+            return self.header("Content-Type", value);
+        }
+        self.field("Content-Type", Bytes::from_static(value.as_bytes()))
+    }
+
+    /// [`Response::push_field`] for a response being built by value.
+    pub(crate) fn field(mut self, name: &'static str, value: Bytes) -> Response {
+        self.push_field(name, value);
+        self
+    }
+
     /// Adds a field the server rendered itself (a kept file's `ETag`,
     /// `Last-Modified`, type), skipping the checks of
     /// [`Response::header`] and the move of the whole response.
@@ -389,6 +406,35 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
         match self {
             Ok(t) => t.into_response(),
             Err(e) => e.into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_a_handler_sets_are_checked() {
+        let ok = Response::bytes("text/plain; charset=utf-8", "x").header("X-A", "b\tc");
+        assert_eq!(ok.status(), 200);
+        assert_eq!(
+            ok.header_value("content-type"),
+            Some(&b"text/plain; charset=utf-8"[..])
+        );
+        assert_eq!(ok.header_value("x-a"), Some(&b"b\tc"[..]));
+        let broken = [
+            Response::bytes("text/plain\r\nX-Injected: 1", "x"),
+            Response::file("a\0b", std::fs::File::open("/dev/null").unwrap(), 0),
+            Response::ok().header("X-A", "b\r\nc"),
+            Response::ok().header("X A", "b"),
+            Response::ok().header("Content-Length", "1"),
+            Response::ok().header("transfer-encoding", "chunked"),
+            Response::ok().header("Connection", "close"),
+        ];
+        for response in broken {
+            assert_eq!(response.status(), 500);
+            assert_eq!(response.header_value("x-injected"), None);
         }
     }
 }
