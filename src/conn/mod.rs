@@ -754,15 +754,6 @@ fn wants_keep_alive(head: &RequestHead) -> bool {
 fn connection_keeps_alive(head: &RequestHead) -> bool {
     let (mut close, mut keep_alive) = (false, false);
     for value in head.values("connection") {
-        // The usual value is one option alone.
-        if value.eq_ignore_ascii_case(b"close") {
-            close = true;
-            continue;
-        }
-        if value.eq_ignore_ascii_case(b"keep-alive") {
-            keep_alive = true;
-            continue;
-        }
         for option in list_items(value) {
             close |= option.eq_ignore_ascii_case(b"close");
             keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");

@@ -189,36 +189,56 @@ fn plain_request_line(
     limits: &HeadLimits,
 ) -> Option<((Method, Span, Version), usize)> {
     let line = &buf[start..];
+    let (sp1, sp2) = spaces(line)?;
+    if sp2 > limits.max_target_bytes {
+        return None;
+    }
+    let version = match line.get(sp1 + sp2 + 2..sp1 + sp2 + 12)? {
+        [v @ .., b'\r', b'\n'] => version(v).ok()?,
+        _ => return None,
+    };
+    Some((parts(buf, start, sp1, sp2, version), start + sp1 + sp2 + 12))
+}
+
+/// Where the method and the target of a request line end: the method at
+/// its first byte that is not a tchar and the target at its first that is
+/// not visible ASCII, each of which must be the SP. One pass finds and
+/// checks each; `None` when either is not a SP.
+#[inline(always)]
+fn spaces(line: &[u8]) -> Option<(usize, usize)> {
     let sp1 = line.iter().position(|&b| !TCHAR[b as usize])?;
     if sp1 == 0 || line[sp1] != b' ' {
         return None;
     }
     let rest = &line[sp1 + 1..];
     let sp2 = find_non_visible(rest)?;
-    if sp2 == 0 || rest[sp2] != b' ' || sp2 > limits.max_target_bytes {
+    if sp2 == 0 || rest[sp2] != b' ' {
         return None;
     }
-    let version = match rest.get(sp2 + 1..sp2 + 11)? {
-        [v @ .., b'\r', b'\n'] => version(v).ok()?,
-        _ => return None,
-    };
+    Some((sp1, sp2))
+}
+
+/// The method, target and version of the request line at `start`, whose
+/// SPs [`spaces`] found.
+#[inline(always)]
+fn parts(
+    buf: &[u8],
+    start: usize,
+    sp1: usize,
+    sp2: usize,
+    version: Version,
+) -> (Method, Span, Version) {
     let target_start = start + sp1 + 1;
-    Some((
-        (
-            Method::from_token(&line[..sp1]),
-            Span::new(target_start, target_start + sp2),
-            version,
-        ),
-        target_start + sp2 + 11,
-    ))
+    (
+        Method::from_token(&buf[start..start + sp1]),
+        Span::new(target_start, target_start + sp2),
+        version,
+    )
 }
 
 /// `request-line = method SP request-target SP HTTP-version` (RFC 9112 §3)
-///
-/// The method ends at its first byte that is not a tchar and the target at
-/// its first that is not visible ASCII; each must be the SP, which one
-/// pass finds and checks together. Anything else takes the slow path, which
-/// names the fault.
+/// on the line from `start` to `end`, its CR. A line whose SPs [`spaces`]
+/// does not find takes the slow path, which names the fault.
 fn request_line(
     buf: &[u8],
     start: usize,
@@ -226,25 +246,15 @@ fn request_line(
     limits: &HeadLimits,
 ) -> Result<(Method, Span, Version), ProtoError> {
     let line = &buf[start..end];
-    let sp1 = match line.iter().position(|&b| !TCHAR[b as usize]) {
-        Some(sp1) if sp1 > 0 && line[sp1] == b' ' => sp1,
-        _ => return Err(request_line_fault(line, limits)),
-    };
-    let rest = &line[sp1 + 1..];
-    let sp2 = match find_non_visible(rest) {
-        Some(sp2) if sp2 > 0 && rest[sp2] == b' ' => sp2,
-        _ => return Err(request_line_fault(line, limits)),
+    let Some((sp1, sp2)) = spaces(line) else {
+        return Err(request_line_fault(line, limits));
     };
     if sp2 > limits.max_target_bytes {
         return Err(ProtoError::TargetTooLong);
     }
-    let version = version(&rest[sp2 + 1..]).map_err(|e| bare_cr_or(&rest[sp2 + 1..], e))?;
-    let target_start = start + sp1 + 1;
-    Ok((
-        Method::from_token(&line[..sp1]),
-        Span::new(target_start, target_start + sp2),
-        version,
-    ))
+    let v = &line[sp1 + sp2 + 2..];
+    let version = version(v).map_err(|e| bare_cr_or(v, e))?;
+    Ok(parts(buf, start, sp1, sp2, version))
 }
 
 /// What is wrong with a request line whose method or target did not end
