@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crate::coding::compressed;
 use crate::config::Config;
-use crate::files::{FileOptions, FileRoot, FileService};
+use crate::files::{FileOptions, FileRoot, FileService, Kept};
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::{Handler, Reply, Router, sync};
@@ -85,16 +85,25 @@ fn mount_files(
 }
 
 /// GET and HEAD of files: a small file kept in memory is answered at once,
-/// anything else through a future.
+/// anything else through a future (which may first yield: see
+/// [`Kept::Wait`]).
 struct GetFiles(Arc<FileService>);
 
 impl Handler for GetFiles {
     fn call(&self, req: Request) -> Reply {
-        if let Some(response) = self.0.get_kept(&req) {
-            return Reply::Ready(response);
-        }
+        let waits = match self.0.kept_file(&req, true) {
+            Kept::Answer(response) => return Reply::Ready(response),
+            Kept::Wait => true,
+            Kept::Absent => false,
+        };
         let files = self.0.clone();
-        Reply::Pending(Box::pin(async move { files.get_from_disk(&req).await }))
+        Reply::Pending(Box::pin(async move {
+            if waits {
+                files.get_after_yield(&req).await
+            } else {
+                files.get_from_disk(&req).await
+            }
+        }))
     }
 }
 

@@ -78,6 +78,7 @@ mod router;
 mod server;
 mod spare;
 mod text;
+mod tick;
 pub mod trace;
 
 pub use config::{Config, ConfigError};

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use crate::conn::body::Body;
 use crate::proto::head::{FieldIndex, Fields, Method, RequestHead, Span, Version};
 use crate::spare::{Reuse, Reused, Spares};
+use crate::tick::Tick;
 
 /// The path as decoded once by `proto::target::decode_path`: usually the
 /// raw bytes themselves, else an owned copy.
@@ -43,6 +44,8 @@ struct Parts {
     peer: SocketAddr,
     body: Body,
     state: Option<crate::router::State>,
+    /// When the read that completed the head returned.
+    arrived: Tick,
 }
 
 impl Reuse for Parts {
@@ -66,6 +69,7 @@ impl Reuse for Parts {
         self.head.fields.clear();
         self.head.index.clear();
         self.head.method = Method::Get;
+        self.arrived = Tick::UNKNOWN;
     }
 }
 
@@ -91,6 +95,7 @@ impl Request {
                 peer,
                 body: Body::empty(),
                 state: None,
+                arrived: Tick::UNKNOWN,
             },
         ))
     }
@@ -120,6 +125,16 @@ impl Request {
     /// The body the handler reads.
     pub(crate) fn set_body(&mut self, body: Body) {
         self.0.body = body;
+    }
+
+    pub(crate) fn set_arrived(&mut self, arrived: Tick) {
+        self.0.arrived = arrived;
+    }
+
+    /// When the read that completed the head returned, on this thread's
+    /// clock ([`Tick::UNKNOWN`] for a request that was not read).
+    pub(crate) fn arrived(&self) -> Tick {
+        self.0.arrived
     }
 
     pub(crate) fn set_state(&mut self, state: Option<crate::router::State>) {

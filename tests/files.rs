@@ -206,6 +206,66 @@ fn small_files_kept_in_memory_follow_every_change() {
     }
 }
 
+/// Connections asking for the same kept file at once share its checks,
+/// yet a file replaced meanwhile must show to every request sent after the
+/// replacement, on any connection.
+#[test]
+fn kept_files_shared_by_many_connections_follow_every_change() {
+    const CONNS: usize = 16;
+    const VERSIONS: usize = 6;
+    let (server, dir) = start_files(|c| c.threads = 1);
+    let addr = server.local_addr();
+    let version = |v: usize| format!("version {v}").into_bytes();
+    for v in 0..VERSIONS {
+        std::fs::write(dir.path().join(format!("v{v}")), version(v)).unwrap();
+    }
+    // The served name is a symlink to one of the versions, swapped by
+    // rename: the versions themselves stay settled, so each is kept as
+    // soon as it has been served.
+    std::thread::sleep(Duration::from_millis(2100));
+    let point_to = |v: usize| {
+        let next = dir.path().join("next");
+        std::os::unix::fs::symlink(format!("v{v}"), &next).unwrap();
+        std::fs::rename(&next, dir.path().join("shared.bin")).unwrap();
+    };
+    point_to(0);
+    let request = b"GET /files/shared.bin HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut conns: Vec<_> = (0..CONNS).map(|_| connect(addr)).collect();
+    let body = |conn: &mut std::net::TcpStream| {
+        let reply = read_replies(conn, 1, &[false]).remove(0);
+        assert_eq!(reply.status, 200);
+        reply.body
+    };
+    for v in 1..VERSIONS {
+        // Every connection at once, served from memory once kept.
+        for _ in 0..3 {
+            for conn in &mut conns {
+                conn.write_all(request).unwrap();
+            }
+            for conn in &mut conns {
+                assert_eq!(body(conn), version(v - 1));
+            }
+        }
+        // Half the requests leave before the replacement and may see
+        // either version; the rest leave after it and must see the new one.
+        for conn in &mut conns[..CONNS / 2] {
+            conn.write_all(request).unwrap();
+        }
+        point_to(v);
+        for conn in &mut conns[CONNS / 2..] {
+            conn.write_all(request).unwrap();
+        }
+        for (i, conn) in conns.iter_mut().enumerate() {
+            let got = body(conn);
+            if i < CONNS / 2 {
+                assert!(got == version(v - 1) || got == version(v), "{got:?}");
+            } else {
+                assert_eq!(got, version(v), "connection {i}");
+            }
+        }
+    }
+}
+
 #[test]
 fn byte_ranges() {
     let (server, dir) = start_files(|_| {});

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep, timeout, timeout_at};
 
 use super::park::PARK_AFTER;
+use crate::tick::Tick;
 use crate::trace::Trace;
 
 /// The read buffer's first size: a typical request head fits. Kept small
@@ -48,6 +49,8 @@ pub struct Io {
     /// The timer of idle waits (see [`Io::wait_idle`]), kept from one to
     /// the next.
     idle_timer: Option<Pin<Box<Sleep>>>,
+    /// When the last read returned: every byte in `rbuf` had arrived by then.
+    pub arrived: Tick,
 }
 
 /// How far a connection's writes have gone (see [`Io::before_write`]).
@@ -77,6 +80,7 @@ impl Io {
             trace,
             writes: Writes::None,
             idle_timer: None,
+            arrived: Tick::UNKNOWN,
         }
     }
 
@@ -142,7 +146,7 @@ impl Io {
         let read = timeout_at(deadline, self.stream.read_buf(&mut self.rbuf))
             .await
             .map_err(|_| timed_out())?;
-        self.trace_read(before, &read);
+        self.after_read(before, &read);
         read
     }
 
@@ -157,8 +161,10 @@ impl Io {
         self.rbuf.len()
     }
 
-    /// Tells the trace what a read that began at `before` brought.
-    fn trace_read(&mut self, before: usize, read: &io::Result<usize>) {
+    /// Notes when a read that began at `before` returned, and tells the
+    /// trace what it brought.
+    fn after_read(&mut self, before: usize, read: &io::Result<usize>) {
+        self.arrived = Tick::next();
         if let Some(trace) = &mut self.trace {
             match read {
                 Ok(0) => trace.closing("client closed its side (EOF)"),
@@ -367,7 +373,7 @@ impl Io {
             None if park_at < deadline => return Ok(None),
             None => return Err(timed_out()),
         };
-        self.trace_read(before, &read);
+        self.after_read(before, &read);
         read.map(Some)
     }
 }

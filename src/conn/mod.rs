@@ -161,6 +161,7 @@ fn take_head(
     head.method = method;
     head.target = target;
     head.version = version;
+    req.set_arrived(io.arrived);
     Ok(Some(req))
 }
 

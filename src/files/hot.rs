@@ -1,16 +1,28 @@
 //! Small files kept in memory per worker thread, with their response
-//! fields already rendered, so serving a popular small file costs one
-//! `stat` instead of open, stat, read and close.
+//! fields already rendered, so serving a popular small file costs at most
+//! one `stat` instead of open, stat, read and close.
 //!
-//! Every request still looks the path up (`statat` below the root) and the
-//! entry is used only while the file there is the very same one: same
-//! device, inode, size, modification and change times. A replaced, renamed,
-//! rewritten or re-permissioned file therefore misses at once. The entry was
-//! filled from a file opened safely beneath the root, so even if the path
-//! now resolved somewhere else (through a symlink swapped in meanwhile) a
-//! match means the same inode: content that was legitimately served before.
-//! Files modified in the last [`SETTLE`] are not kept: timestamps are coarse
-//! enough that a second write could leave them unchanged.
+//! The path is looked up again (`statat` below the root) after the request
+//! arrived, and the entry is used only while the file there is the very
+//! same one: same device, inode, size, modification and change times. A
+//! replaced, renamed, rewritten or re-permissioned file therefore misses at
+//! once. The entry was filled from a file opened safely beneath the root,
+//! so even if the path now resolved somewhere else (through a symlink
+//! swapped in meanwhile) a match means the same inode: content that was
+//! legitimately served before. Files modified in the last [`SETTLE`] are
+//! not kept: timestamps are coarse enough that a second write could leave
+//! them unchanged.
+//!
+//! One look serves every request that had arrived before it. Each entry
+//! notes when it was last checked on the worker's clock ([`Tick`]), and a
+//! request read before that is answered without another look: the
+//! pipelined requests of one read, and the requests of every connection
+//! that read before the check. To make the latter common, a request that
+//! needs a check while checks of the entry have lately served other
+//! connections yields once ([`Lookup::Wait`]): the connections woken with
+//! it read their requests meanwhile, and the first to run again checks for
+//! all of them. While no check is shared, one request in [`PROBE_EVERY`]
+//! still waits, to notice when they would be.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -22,6 +34,7 @@ use bytes::Bytes;
 use rustix::fs::{AtFlags, FileType, Stat, statat};
 
 use super::conditional::Validators;
+use crate::tick::Tick;
 
 /// Files at most this long are kept.
 pub const MAX_FILE_BYTES: u64 = 32 * 1024;
@@ -76,10 +89,44 @@ pub struct Hot {
 
 struct Entry {
     identity: Identity,
+    /// The last look that found the file the same.
+    check: Check,
     hot: Hot,
     used: u64,
     /// What the entry counts against the budget.
     cost: usize,
+}
+
+/// An entry's last check, and whether checks are being shared.
+#[derive(Clone, Copy)]
+struct Check {
+    /// When it was made.
+    at: Tick,
+    /// When the request that made it arrived.
+    made_for: Tick,
+    /// Requests of other reads answered from it. While checks serve
+    /// others, a request that needs one waits for a shared one.
+    shared: u32,
+    /// Checks of the entry so far: every [`PROBE_EVERY`]th request that
+    /// needs one waits, to find out whether others would share it.
+    count: u32,
+}
+
+/// How often a request waits for a shared check when checks have not
+/// been shared lately.
+const PROBE_EVERY: u32 = 16;
+
+impl Check {
+    const NONE: Check = Check {
+        at: Tick::UNKNOWN,
+        made_for: Tick::UNKNOWN,
+        shared: 0,
+        count: 1,
+    };
+
+    fn worth_waiting_for(&self) -> bool {
+        self.shared > 0 || self.count % PROBE_EVERY == 0
+    }
 }
 
 #[derive(Default)]
@@ -95,11 +142,30 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
-/// The file kept for `service` at `rel` below `root`, if the file there is
-/// still the same one.
-pub fn lookup(service: u64, root: impl AsFd, rel: &str) -> Option<Hot> {
+/// What looking for a kept file found.
+pub enum Lookup {
+    /// Kept, and the file is still the same one.
+    Hit(Hot),
+    /// Not kept, or kept from a file that has since changed (the entry is
+    /// dropped).
+    Miss,
+    /// Kept, but not checked since the request arrived, while checks of
+    /// it have lately served other connections: the caller should yield
+    /// once and look again, so that one check serves every request that
+    /// arrived meanwhile.
+    Wait {
+        /// Whether the kept copy is of a file served compressed to clients
+        /// that take it so: such a client has no use for it.
+        compressible: bool,
+    },
+}
+
+/// The file kept for `service` at `rel` below `root`, for a request that
+/// `arrived` then, if the file there is still the same one. `may_wait`
+/// allows [`Lookup::Wait`] instead of a check now.
+pub fn lookup(service: u64, root: impl AsFd, rel: &str, arrived: Tick, may_wait: bool) -> Lookup {
     if rel.is_empty() || rel.starts_with('/') {
-        return None;
+        return Lookup::Miss;
     }
     CACHE.with(|cache| {
         let Cache {
@@ -107,17 +173,40 @@ pub fn lookup(service: u64, root: impl AsFd, rel: &str) -> Option<Hot> {
             bytes,
             tick,
         } = &mut *cache.borrow_mut();
-        let (_, files) = services.iter_mut().find(|(id, _)| *id == service)?;
-        let entry = files.get_mut(rel)?;
-        let current = statat(root, rel, AtFlags::empty()).ok();
-        if current.map(|stat| Identity::of(&stat)) != Some(entry.identity) {
-            *bytes -= entry.cost;
-            files.remove(rel);
-            return None;
+        let Some((_, files)) = services.iter_mut().find(|(id, _)| *id == service) else {
+            return Lookup::Miss;
+        };
+        let Some(entry) = files.get_mut(rel) else {
+            return Lookup::Miss;
+        };
+        let last = &mut entry.check;
+        if last.at.follows(arrived) {
+            if arrived != last.made_for {
+                last.shared = last.shared.saturating_add(1);
+            }
+        } else {
+            if may_wait && last.worth_waiting_for() {
+                return Lookup::Wait {
+                    compressible: entry.hot.meta.compressible,
+                };
+            }
+            let at = Tick::next();
+            let current = statat(root, rel, AtFlags::empty()).ok();
+            if current.map(|stat| Identity::of(&stat)) != Some(entry.identity) {
+                *bytes -= entry.cost;
+                files.remove(rel);
+                return Lookup::Miss;
+            }
+            *last = Check {
+                at,
+                made_for: arrived,
+                shared: 0,
+                count: last.count.wrapping_add(1),
+            };
         }
         *tick += 1;
         entry.used = *tick;
-        Some(entry.hot.clone())
+        Lookup::Hit(entry.hot.clone())
     })
 }
 
@@ -165,6 +254,7 @@ pub fn keep(service: u64, rel: &str, stat: &Stat, hot: Hot, budget: usize) {
         cache.tick += 1;
         let entry = Entry {
             identity: Identity::of(stat),
+            check: Check::NONE,
             hot,
             used: cache.tick,
             cost: size,
@@ -200,34 +290,121 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_kept_file_is_served_from_memory_until_it_changes() {
-        let dir = std::env::temp_dir().join(format!("barehttp-hot-{}", std::process::id()));
+    fn hit(found: Lookup) -> Option<Hot> {
+        match found {
+            Lookup::Hit(hot) => Some(hot),
+            Lookup::Miss => None,
+            Lookup::Wait { .. } => panic!("waits only when allowed to"),
+        }
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("barehttp-hot-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("a"), b"one").unwrap();
         std::fs::write(dir.join("b"), b"two").unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_kept_file_is_served_from_memory_until_it_changes() {
+        let dir = scratch("change");
         let root = std::fs::File::open(&dir).unwrap();
         let stat = |name: &str| statat(&root, name, AtFlags::empty()).unwrap();
+        let find = |service, name| hit(lookup(service, &root, name, Tick::next(), false));
 
-        assert!(lookup(7, &root, "a").is_none(), "nothing kept yet");
+        assert!(find(7, "a").is_none(), "nothing kept yet");
         keep(7, "a", &stat("a"), hot(b"one"), 1 << 20);
-        let hit = lookup(7, &root, "a").expect("kept and unchanged");
+        let kept = find(7, "a").expect("kept and unchanged");
         // The very bytes kept, not a fresh read of the file.
-        assert_eq!(hit.content.as_ptr(), b"one".as_ptr());
-        assert!(lookup(8, &root, "a").is_none(), "another service's root");
+        assert_eq!(kept.content.as_ptr(), b"one".as_ptr());
+        assert!(find(8, "a").is_none(), "another service's root");
 
         // A change to the file drops the entry for good.
         std::fs::write(dir.join("a"), b"ONE!").unwrap();
-        assert!(lookup(7, &root, "a").is_none());
+        assert!(find(7, "a").is_none());
         std::fs::write(dir.join("a"), b"one").unwrap();
-        assert!(lookup(7, &root, "a").is_none(), "dropped, not revived");
+        assert!(find(7, "a").is_none(), "dropped, not revived");
 
         // The budget counts content, path and overhead: room for one entry.
         let one = 3 + 1 + ENTRY_OVERHEAD;
         keep(7, "a", &stat("a"), hot(b"one"), one);
         keep(7, "b", &stat("b"), hot(b"two"), one);
-        assert!(lookup(7, &root, "a").is_none(), "least recently used went");
-        assert!(lookup(7, &root, "b").is_some());
+        assert!(find(7, "a").is_none(), "least recently used went");
+        assert!(find(7, "b").is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A check serves the requests that arrived before it, and only those.
+    #[test]
+    fn one_check_serves_every_request_read_before_it() {
+        let dir = scratch("shared");
+        let root = std::fs::File::open(&dir).unwrap();
+        let stat = |name: &str| statat(&root, name, AtFlags::empty()).unwrap();
+        keep(9, "a", &stat("a"), hot(b"one"), 1 << 20);
+
+        let early = Tick::next();
+        assert!(hit(lookup(9, &root, "a", early, false)).is_some());
+        // Changed after that check: a request read before it may still be
+        // answered from it, one read after it may not.
+        std::fs::write(dir.join("a"), b"ONE!").unwrap();
+        assert!(hit(lookup(9, &root, "a", early, false)).is_some());
+        let late = Tick::next();
+        assert!(hit(lookup(9, &root, "a", late, false)).is_none());
+        assert!(
+            hit(lookup(9, &root, "a", early, false)).is_none(),
+            "dropped"
+        );
+
+        // Requests of one read share a check without waiting for others.
+        keep(9, "b", &stat("b"), hot(b"two"), 1 << 20);
+        let batch = Tick::next();
+        for _ in 0..3 {
+            assert!(hit(lookup(9, &root, "b", batch, true)).is_some());
+        }
+        // One connection alone checks at once, but for a probe now and then.
+        let waits = (0..2 * PROBE_EVERY)
+            .filter(|_| {
+                let arrived = Tick::next();
+                match lookup(9, &root, "b", arrived, true) {
+                    Lookup::Wait { .. } => {
+                        assert!(hit(lookup(9, &root, "b", arrived, false)).is_some());
+                        true
+                    }
+                    found => {
+                        assert!(hit(found).is_some());
+                        false
+                    }
+                }
+            })
+            .count();
+        assert_eq!(waits, 2);
+
+        // Once a check has answered a request of another read, requests
+        // that need a check wait for one that serves them all.
+        let (other, own) = (Tick::next(), Tick::next());
+        assert!(hit(lookup(9, &root, "b", own, false)).is_some());
+        assert!(hit(lookup(9, &root, "b", other, true)).is_some());
+        let (first, second) = (Tick::next(), Tick::next());
+        assert!(matches!(
+            lookup(9, &root, "b", first, true),
+            Lookup::Wait { .. }
+        ));
+        assert!(matches!(
+            lookup(9, &root, "b", second, true),
+            Lookup::Wait { .. }
+        ));
+        assert!(hit(lookup(9, &root, "b", first, false)).is_some());
+        // That check followed both reads: the second is answered from it,
+        // even though the file changed since.
+        std::fs::write(dir.join("b"), b"TWO!").unwrap();
+        assert!(hit(lookup(9, &root, "b", second, true)).is_some());
+        let last = Tick::next();
+        assert!(matches!(
+            lookup(9, &root, "b", last, true),
+            Lookup::Wait { .. }
+        ));
+        assert!(hit(lookup(9, &root, "b", last, false)).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

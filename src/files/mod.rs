@@ -16,6 +16,7 @@ pub mod mime;
 pub mod range;
 mod serve;
 
+pub(crate) use serve::Kept;
 pub use serve::{FileOptions, FileService};
 
 use std::ffi::OsStr;

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use rustix::fs::FileType;
 
 use super::conditional::{self, Conditions, Outcome, Validators};
-use super::hot::{self, Hot};
+use super::hot::{self, Hot, Lookup};
 use super::listing::{self, Order};
 use super::range::{self, Ranges};
 use super::{FileError, FileRoot, TEMP_PREFIX, UploadOptions, cache, mime, validators_of};
@@ -89,6 +89,14 @@ fn is_temp(rel: &str) -> bool {
             .any(|at| rel[at + 1..].starts_with(TEMP_PREFIX))
 }
 
+/// What the kept copies can do for a GET or HEAD.
+pub(crate) enum Kept {
+    Answer(Response),
+    /// Yield once, then look again.
+    Wait,
+    Absent,
+}
+
 /// What will be sent for a GET: the coding and where its bytes come from.
 enum Source {
     Identity,
@@ -108,17 +116,69 @@ impl FileService {
     }
 
     /// GET and HEAD answered without waiting, when that can be done: a small
-    /// file kept in memory. `None` means [`FileService::get`] is needed.
+    /// file kept in memory. `None` means [`FileService::get_from_disk`] is
+    /// needed.
     pub fn get_kept(&self, req: &Request) -> Option<Response> {
-        let rel = rel_path(req);
-        if is_temp(rel) {
-            return None;
+        match self.kept_file(req, false) {
+            Kept::Answer(response) => Some(response),
+            Kept::Wait | Kept::Absent => None,
         }
-        self.kept_file(req, rel)
+    }
+
+    /// What the kept copies can do for a GET or HEAD: answer it, answer it
+    /// after the caller yields once (see [`hot::Lookup::Wait`]), or
+    /// nothing.
+    pub(crate) fn kept_file(&self, req: &Request, may_wait: bool) -> Kept {
+        let rel = rel_path(req);
+        if is_temp(rel) || req.header_values("range").next().is_some() {
+            return Kept::Absent;
+        }
+        let found = hot::lookup(self.id, &self.root.dir, rel, req.arrived(), may_wait);
+        let compressible = match &found {
+            Lookup::Hit(hot) => hot.meta.compressible,
+            Lookup::Wait { compressible } => *compressible,
+            Lookup::Miss => return Kept::Absent,
+        };
+        // Kept as it is: of no use to a client that takes it compressed.
+        if compressible {
+            let choice = coding::choose(req.header_values("accept-encoding"), Coding::available());
+            if !matches!(choice, Choice::Use(Coding::Identity)) {
+                return Kept::Absent;
+            }
+        }
+        match found {
+            Lookup::Hit(hot) => Kept::Answer(serve_hot(req, &hot)),
+            Lookup::Wait { .. } => Kept::Wait,
+            Lookup::Miss => Kept::Absent,
+        }
     }
 
     /// GET and HEAD.
     pub async fn get(&self, req: &Request) -> Response {
+        match self.kept_file(req, true) {
+            Kept::Answer(response) => response,
+            Kept::Wait => self.get_after_yield(req).await,
+            Kept::Absent => self.get_from_disk(req).await,
+        }
+    }
+
+    /// GET and HEAD after [`FileService::kept_file`] asked to wait: yields
+    /// to the connections that are ready, then answers from the kept copy
+    /// (checked by now, or checked here) or from the disk.
+    pub(crate) async fn get_after_yield(&self, req: &Request) -> Response {
+        let mut yielded = false;
+        // Not `tokio::task::yield_now`: that one waits for the next poll of
+        // the sockets, which costs a system call per round. Woken at once,
+        // the task goes behind the tasks already woken, which are the
+        // connections whose requests have arrived.
+        std::future::poll_fn(|cx| {
+            if std::mem::replace(&mut yielded, true) {
+                return std::task::Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await;
         match self.get_kept(req) {
             Some(response) => response,
             None => self.get_from_disk(req).await,
@@ -256,22 +316,6 @@ impl FileService {
                 Err(e) => FileError::Io(e).into(),
             },
         }
-    }
-
-    /// A small file from this worker's memory, when it is kept, still the
-    /// same file, and asked for whole and as it is (no range, no coding).
-    fn kept_file(&self, req: &Request, rel: &str) -> Option<Response> {
-        if req.header_values("range").next().is_some() {
-            return None;
-        }
-        let hot = hot::lookup(self.id, &self.root.dir, rel)?;
-        if hot.meta.compressible {
-            let choice = coding::choose(req.header_values("accept-encoding"), Coding::available());
-            if !matches!(choice, Choice::Use(Coding::Identity)) {
-                return None;
-            }
-        }
-        Some(serve_hot(req, &hot))
     }
 
     /// A precompressed sibling (`x.js.br` beside `x.js`) that is a regular
