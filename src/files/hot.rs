@@ -146,24 +146,29 @@ thread_local! {
 pub enum Lookup {
     /// Kept, and the file is still the same one.
     Hit(Hot),
-    /// Not kept, or kept from a file that has since changed (the entry is
-    /// dropped).
+    /// Not kept, kept from a file that has since changed (the entry is
+    /// dropped), or kept as it is for a client that takes it compressed.
     Miss,
     /// Kept, but not checked since the request arrived, while checks of
     /// it have lately served other connections: the caller should yield
     /// once and look again, so that one check serves every request that
     /// arrived meanwhile.
-    Wait {
-        /// Whether the kept copy is of a file served compressed to clients
-        /// that take it so: such a client has no use for it.
-        compressible: bool,
-    },
+    Wait,
 }
 
 /// The file kept for `service` at `rel` below `root`, for a request that
 /// `arrived` then, if the file there is still the same one. `may_wait`
-/// allows [`Lookup::Wait`] instead of a check now.
-pub fn lookup(service: u64, root: impl AsFd, rel: &str, arrived: Tick, may_wait: bool) -> Lookup {
+/// allows [`Lookup::Wait`] instead of a check now. `takes_as_is` says
+/// whether the client takes a compressible file uncompressed; it is asked
+/// only of such a file, before any check.
+pub fn lookup(
+    service: u64,
+    root: impl AsFd,
+    rel: &str,
+    arrived: Tick,
+    may_wait: bool,
+    takes_as_is: impl FnOnce() -> bool,
+) -> Lookup {
     if rel.is_empty() || rel.starts_with('/') {
         return Lookup::Miss;
     }
@@ -179,6 +184,9 @@ pub fn lookup(service: u64, root: impl AsFd, rel: &str, arrived: Tick, may_wait:
         let Some(entry) = files.get_mut(rel) else {
             return Lookup::Miss;
         };
+        if entry.hot.meta.compressible && !takes_as_is() {
+            return Lookup::Miss;
+        }
         let last = &mut entry.check;
         if last.at.follows(arrived) {
             if arrived != last.made_for {
@@ -186,9 +194,7 @@ pub fn lookup(service: u64, root: impl AsFd, rel: &str, arrived: Tick, may_wait:
             }
         } else {
             if may_wait && last.worth_waiting_for() {
-                return Lookup::Wait {
-                    compressible: entry.hot.meta.compressible,
-                };
+                return Lookup::Wait;
             }
             let at = Tick::next();
             let current = statat(root, rel, AtFlags::empty()).ok();
@@ -277,6 +283,10 @@ mod tests {
     use super::*;
 
     fn hot(content: &'static [u8]) -> Hot {
+        kept_as(content, false)
+    }
+
+    fn kept_as(content: &'static [u8], compressible: bool) -> Hot {
         Hot {
             content: Bytes::from_static(content),
             meta: Rc::new(Meta {
@@ -285,16 +295,21 @@ mod tests {
                 etag_field: Bytes::from_static(b"\"t\""),
                 last_modified: Bytes::new(),
                 content_type: Bytes::from_static(b"text/plain"),
-                compressible: false,
+                compressible,
             }),
         }
+    }
+
+    /// A lookup for a client that takes files as they are.
+    fn look(service: u64, root: &std::fs::File, rel: &str, arrived: Tick, wait: bool) -> Lookup {
+        lookup(service, root, rel, arrived, wait, || true)
     }
 
     fn hit(found: Lookup) -> Option<Hot> {
         match found {
             Lookup::Hit(hot) => Some(hot),
             Lookup::Miss => None,
-            Lookup::Wait { .. } => panic!("waits only when allowed to"),
+            Lookup::Wait => panic!("waits only when allowed to"),
         }
     }
 
@@ -311,7 +326,7 @@ mod tests {
         let dir = scratch("change");
         let root = std::fs::File::open(&dir).unwrap();
         let stat = |name: &str| statat(&root, name, AtFlags::empty()).unwrap();
-        let find = |service, name| hit(lookup(service, &root, name, Tick::next(), false));
+        let find = |service, name| hit(look(service, &root, name, Tick::next(), false));
 
         assert!(find(7, "a").is_none(), "nothing kept yet");
         keep(7, "a", &stat("a"), hot(b"one"), 1 << 20);
@@ -325,6 +340,17 @@ mod tests {
         assert!(find(7, "a").is_none());
         std::fs::write(dir.join("a"), b"one").unwrap();
         assert!(find(7, "a").is_none(), "dropped, not revived");
+
+        // A compressible file is kept as it is. A client that takes it
+        // compressed misses without a check, and the entry stays; the
+        // question is not asked of other files.
+        keep(7, "b", &stat("b"), kept_as(b"two", true), 1 << 20);
+        let compressed = lookup(7, &root, "b", Tick::next(), false, || false);
+        assert!(hit(compressed).is_none());
+        assert!(find(7, "b").is_some());
+        keep(7, "a", &stat("a"), hot(b"one"), 1 << 20);
+        let plain = lookup(7, &root, "a", Tick::next(), false, || panic!("asked"));
+        assert!(hit(plain).is_some());
 
         // The budget counts content, path and overhead: room for one entry.
         let one = 3 + 1 + ENTRY_OVERHEAD;
@@ -344,31 +370,28 @@ mod tests {
         keep(9, "a", &stat("a"), hot(b"one"), 1 << 20);
 
         let early = Tick::next();
-        assert!(hit(lookup(9, &root, "a", early, false)).is_some());
+        assert!(hit(look(9, &root, "a", early, false)).is_some());
         // Changed after that check: a request read before it may still be
         // answered from it, one read after it may not.
         std::fs::write(dir.join("a"), b"ONE!").unwrap();
-        assert!(hit(lookup(9, &root, "a", early, false)).is_some());
+        assert!(hit(look(9, &root, "a", early, false)).is_some());
         let late = Tick::next();
-        assert!(hit(lookup(9, &root, "a", late, false)).is_none());
-        assert!(
-            hit(lookup(9, &root, "a", early, false)).is_none(),
-            "dropped"
-        );
+        assert!(hit(look(9, &root, "a", late, false)).is_none());
+        assert!(hit(look(9, &root, "a", early, false)).is_none(), "dropped");
 
         // Requests of one read share a check without waiting for others.
         keep(9, "b", &stat("b"), hot(b"two"), 1 << 20);
         let batch = Tick::next();
         for _ in 0..3 {
-            assert!(hit(lookup(9, &root, "b", batch, true)).is_some());
+            assert!(hit(look(9, &root, "b", batch, true)).is_some());
         }
         // One connection alone checks at once, but for a probe now and then.
         let waits = (0..2 * PROBE_EVERY)
             .filter(|_| {
                 let arrived = Tick::next();
-                match lookup(9, &root, "b", arrived, true) {
-                    Lookup::Wait { .. } => {
-                        assert!(hit(lookup(9, &root, "b", arrived, false)).is_some());
+                match look(9, &root, "b", arrived, true) {
+                    Lookup::Wait => {
+                        assert!(hit(look(9, &root, "b", arrived, false)).is_some());
                         true
                     }
                     found => {
@@ -383,28 +406,19 @@ mod tests {
         // Once a check has answered a request of another read, requests
         // that need a check wait for one that serves them all.
         let (other, own) = (Tick::next(), Tick::next());
-        assert!(hit(lookup(9, &root, "b", own, false)).is_some());
-        assert!(hit(lookup(9, &root, "b", other, true)).is_some());
+        assert!(hit(look(9, &root, "b", own, false)).is_some());
+        assert!(hit(look(9, &root, "b", other, true)).is_some());
         let (first, second) = (Tick::next(), Tick::next());
-        assert!(matches!(
-            lookup(9, &root, "b", first, true),
-            Lookup::Wait { .. }
-        ));
-        assert!(matches!(
-            lookup(9, &root, "b", second, true),
-            Lookup::Wait { .. }
-        ));
-        assert!(hit(lookup(9, &root, "b", first, false)).is_some());
+        assert!(matches!(look(9, &root, "b", first, true), Lookup::Wait));
+        assert!(matches!(look(9, &root, "b", second, true), Lookup::Wait));
+        assert!(hit(look(9, &root, "b", first, false)).is_some());
         // That check followed both reads: the second is answered from it,
         // even though the file changed since.
         std::fs::write(dir.join("b"), b"TWO!").unwrap();
-        assert!(hit(lookup(9, &root, "b", second, true)).is_some());
+        assert!(hit(look(9, &root, "b", second, true)).is_some());
         let last = Tick::next();
-        assert!(matches!(
-            lookup(9, &root, "b", last, true),
-            Lookup::Wait { .. }
-        ));
-        assert!(hit(lookup(9, &root, "b", last, false)).is_none());
+        assert!(matches!(look(9, &root, "b", last, true), Lookup::Wait));
+        assert!(hit(look(9, &root, "b", last, false)).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -133,22 +133,22 @@ impl FileService {
         if is_temp(rel) || req.header_values("range").next().is_some() {
             return Kept::Absent;
         }
-        let found = hot::lookup(self.id, &self.root.dir, rel, req.arrived(), may_wait);
-        let compressible = match &found {
-            Lookup::Hit(hot) => hot.meta.compressible,
-            Lookup::Wait { compressible } => *compressible,
-            Lookup::Miss => return Kept::Absent,
-        };
-        // Kept as it is: of no use to a client that takes it compressed.
-        if compressible {
+        // A compressible file is kept as it is: of no use to a client
+        // that takes it compressed.
+        let takes_as_is = || {
             let choice = coding::choose(req.header_values("accept-encoding"), Coding::available());
-            if !matches!(choice, Choice::Use(Coding::Identity)) {
-                return Kept::Absent;
-            }
-        }
-        match found {
+            matches!(choice, Choice::Use(Coding::Identity))
+        };
+        match hot::lookup(
+            self.id,
+            &self.root.dir,
+            rel,
+            req.arrived(),
+            may_wait,
+            takes_as_is,
+        ) {
             Lookup::Hit(hot) => Kept::Answer(serve_hot(req, &hot)),
-            Lookup::Wait { .. } => Kept::Wait,
+            Lookup::Wait => Kept::Wait,
             Lookup::Miss => Kept::Absent,
         }
     }
