@@ -44,7 +44,8 @@ struct Parts {
     peer: SocketAddr,
     body: Body,
     state: Option<crate::router::State>,
-    /// When the read that completed the head returned.
+    /// When the last read before the head was taken returned: the head
+    /// had arrived whole by then.
     arrived: Tick,
 }
 
@@ -131,8 +132,8 @@ impl Request {
         self.0.arrived = arrived;
     }
 
-    /// When the read that completed the head returned, on this thread's
-    /// clock ([`Tick::UNKNOWN`] for a request that was not read).
+    /// When the last read before the head was taken returned, on this
+    /// thread's clock ([`Tick::UNKNOWN`] for a request that was not read).
     pub(crate) fn arrived(&self) -> Tick {
         self.0.arrived
     }
