@@ -229,6 +229,75 @@ fn unread_bodies_are_drained_to_keep_the_connection() {
     );
 }
 
+/// A handler that answers without reading the body is answered at once,
+/// before a body still to come arrives: the rest is drained after the
+/// answer, and the connection goes on when it comes.
+#[test]
+fn answers_do_not_wait_for_bodies_their_handler_leaves_unread() {
+    let mut cfg = config(None);
+    // Longer than the client's read timeout: an answer that waited for
+    // the body would not come in time.
+    cfg.body_timeout = Duration::from_secs(30);
+    let server = start(cfg);
+    let cases = [
+        ("Content-Length: 5\r\n\r\n", "hello"),
+        ("Content-Length: 5\r\n\r\nhe", "llo"),
+        (
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nhe",
+            "llo\r\n0\r\n\r\n",
+        ),
+        (
+            "Transfer-Encoding: chunked\r\n\r\n",
+            "5\r\nhello\r\n0\r\n\r\n",
+        ),
+    ];
+    for (framing, rest) in cases {
+        let mut s = connect(server.local_addr());
+        s.write_all(format!("GET /echo/a HTTP/1.1\r\nHost: a\r\n{framing}").as_bytes())
+            .unwrap();
+        let first = read_replies(&mut s, 1, &[]).remove(0);
+        assert_eq!(
+            (first.text(), first.header("connection")),
+            ("a".into(), None),
+            "{framing:?}"
+        );
+        s.write_all(format!("{rest}GET /echo/b HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .unwrap();
+        assert_eq!(read_replies(&mut s, 1, &[])[0].text(), "b", "{framing:?}");
+    }
+}
+
+/// A body that never comes, or is declared longer than the server drains,
+/// still gets its answer at once; then the connection closes.
+#[test]
+fn bodies_that_cannot_be_drained_close_after_the_answer() {
+    let mut cfg = config(None);
+    cfg.body_timeout = Duration::from_secs(1);
+    cfg.max_drain_bytes = 1000;
+    let server = start(cfg);
+    for (length, announced) in [(5, None), (5000, Some("close"))] {
+        let mut s = connect(server.local_addr());
+        s.write_all(
+            format!("GET /echo/a HTTP/1.1\r\nHost: a\r\nContent-Length: {length}\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        let reply = read_replies(&mut s, 1, &[]).remove(0);
+        assert_eq!(
+            (reply.text(), reply.header("connection")),
+            ("a".into(), announced)
+        );
+        // Closed by the body timeout at the latest.
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 64];
+        match std::io::Read::read(&mut s, &mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("{length}: expected the connection to close, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn connection_options_are_a_list_of_tokens_in_any_case() {
     let server = start(config(None));

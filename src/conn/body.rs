@@ -150,6 +150,38 @@ impl BodyReader {
         Some(Ok(Some(data)))
     }
 
+    /// Discards the body bytes already received, without waiting. True
+    /// when they ended the body.
+    pub fn discard_buffered(&mut self, io: &mut Io) -> bool {
+        while !io.rbuf.is_empty() {
+            match self.take_buffered(&mut io.rbuf) {
+                Some(Ok(Some(_))) => {}
+                Some(Ok(None)) | Some(Err(_)) | None => break,
+            }
+        }
+        self.is_done()
+    }
+
+    /// The declared length of the rest of the body, if there is one.
+    pub fn declared_rest(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Length(remaining) => Some(remaining),
+            _ => None,
+        }
+    }
+
+    /// Whether the rest of the body, if it came, could be drained within
+    /// `limit` bytes: the client is not waiting for `100 Continue`, and a
+    /// declared length does not already say it is longer.
+    pub fn drainable(&self, limit: u64) -> bool {
+        match self.kind {
+            _ if self.continue_pending => false,
+            Kind::Length(remaining) => remaining <= limit,
+            Kind::Chunked(_) | Kind::Done => true,
+            Kind::Failed(_) => false,
+        }
+    }
+
     /// Reads and discards the rest of the body, up to `limit` bytes. True
     /// when the body ended cleanly, so the connection can carry on.
     pub async fn drain(&mut self, io: &mut Io, limit: u64) -> bool {

@@ -55,6 +55,10 @@ const LINGER: Duration = Duration::from_secs(2);
 /// when more pipelined requests are already buffered.
 const BATCH_LIMIT: usize = 64 * 1024;
 
+/// A body rest this short can be sent whole while the server writes: the
+/// kernels' socket buffers hold it without a read.
+const BUFFERED_BODY_BYTES: u64 = 64 * 1024;
+
 /// What every connection of a server shares.
 pub(crate) struct Shared {
     pub config: Config,
@@ -403,11 +407,17 @@ impl Connection {
         if panicked {
             keep_alive = false;
         }
+        // What is left of a body the handler did not read to its end.
+        let mut unread = None;
         if lent {
-            match self.reclaim_body().await {
-                Some((reclaimed, clean)) => {
-                    keep_alive &= clean;
+            match self.reclaim_body() {
+                Some((reclaimed, leftover)) => {
                     self.io = Some(reclaimed);
+                    match leftover {
+                        Leftover::None => {}
+                        Leftover::Broken => keep_alive = false,
+                        Leftover::Unread(reader) => unread = Some(reader),
+                    }
                 }
                 // The handler kept the body alive elsewhere: nothing to answer with.
                 None => return Flow::Close,
@@ -419,6 +429,30 @@ impl Connection {
             .io
             .as_mut()
             .expect("the connection holds its io, reclaimed above if lent");
+        let max_drain = self.shared.config.max_drain_bytes;
+        // The rest of an unread body is drained for the connection to go
+        // on, after the response, which the client then gets at once even
+        // if it never sends the body. Only a long response to a long body
+        // is sent after the drain instead: the two sides could otherwise
+        // both stall writing. A body that cannot be drained closes the
+        // connection.
+        let mut drain_after = None;
+        if let Some(mut reader) = unread {
+            let short_response = response
+                .payload()
+                .known_len()
+                .is_some_and(|n| n <= COALESCE_LIMIT as u64);
+            let short_body = reader
+                .declared_rest()
+                .is_some_and(|n| n <= BUFFERED_BODY_BYTES);
+            if !reader.drainable(max_drain) {
+                keep_alive = false;
+            } else if short_response || short_body {
+                drain_after = Some(reader);
+            } else {
+                keep_alive &= reader.drain(io, max_drain).await;
+            }
+        }
         // Checked only now: a shutdown may have begun while the handler ran.
         let close = !keep_alive || response.wants_close() || shutting_down(&self.shutdown);
         // The hot path awaits only a flush; the rest of writing is done
@@ -426,6 +460,16 @@ impl Connection {
         let (mut written, rest) = start_response(io, &mut response, is_head, version, close);
         if let Some(rest) = rest {
             written.failed = send_rest(io, rest).await.is_err();
+        }
+        // Set when the body did not end: the client may still be sending
+        // it, so closing lingers.
+        let mut body_pending = false;
+        if let Some(mut reader) = drain_after.filter(|_| !written.closes && !written.failed) {
+            // Reading more flushes the response first.
+            if !reader.drain(io, max_drain).await {
+                written.closes = true;
+                body_pending = true;
+            }
         }
         if flush_due(&written, io) {
             written.failed = io.flush().await.is_err();
@@ -454,10 +498,14 @@ impl Connection {
         }
         if written.closes || written.failed {
             if !written.failed {
-                io.closing("server closed after the response (Connection: close)");
+                io.closing(if body_pending {
+                    "the request body did not end after the response"
+                } else {
+                    "server closed after the response (Connection: close)"
+                });
                 // A client that asked to close and whose request was read
                 // whole needs no lingering; anything else gets it.
-                let linger = if client_closes && io.rbuf.is_empty() {
+                let linger = if client_closes && io.rbuf.is_empty() && !body_pending {
                     Duration::ZERO
                 } else {
                     LINGER
@@ -496,21 +544,24 @@ impl Connection {
         true
     }
 
-    /// Takes the socket back from a dropped body and reads what the handler
-    /// left of it. The flag is false when the connection cannot go on.
-    async fn reclaim_body(&mut self) -> Option<(Io, bool)> {
+    /// Takes the socket back from a dropped body, with what the handler
+    /// left of the body after the bytes already received are discarded.
+    fn reclaim_body(&mut self) -> Option<(Io, Leftover)> {
         let home = self.home.as_ref()?;
         let lent = home.lock().unwrap_or_else(|p| p.into_inner()).take()?;
         let Lent { mut io, mut reader } = *lent;
         if let Some(e) = reader.failed() {
             log::warn!("{}: {e}", self.peer);
-            return Some((io, false));
+            return Some((io, Leftover::Broken));
         }
-        let clean = reader.is_done()
-            || reader
-                .drain(&mut io, self.shared.config.max_drain_bytes)
-                .await;
-        Some((io, clean))
+        let leftover = if reader.discard_buffered(&mut io) {
+            Leftover::None
+        } else if reader.failed().is_some() {
+            Leftover::Broken
+        } else {
+            Leftover::Unread(reader)
+        };
+        Some((io, leftover))
     }
 
     /// Routes the request and calls its handler; a panic becomes a 500.
@@ -578,6 +629,16 @@ impl Connection {
             io.close_gracefully(LINGER).await;
         }
     }
+}
+
+/// What a handler left of its request's body.
+enum Leftover {
+    /// Nothing: it was read or discarded to its end.
+    None,
+    /// A body that broke: the connection cannot go on.
+    Broken,
+    /// The rest, still to come from the client.
+    Unread(BodyReader),
 }
 
 /// What writing a response did.
