@@ -298,6 +298,27 @@ fn bodies_that_cannot_be_drained_close_after_the_answer() {
     }
 }
 
+/// A client that asks to close gets its answer before the body it still
+/// owes; the server then lingers, reading what the client sends, instead
+/// of closing at once and resetting the connection under a client that
+/// may not have read the answer yet.
+#[test]
+fn a_body_still_owed_after_the_answer_is_read_while_closing() {
+    let server = start(config(None));
+    let mut s = connect(server.local_addr());
+    s.write_all(
+        b"GET /echo/a HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 100000\r\n\r\n",
+    )
+    .unwrap();
+    let (raw, closed) = read_all(&mut s);
+    assert!(closed && raw.starts_with(b"HTTP/1.1 200 OK\r\n") && raw.ends_with(b"\r\n\r\na"));
+    for _ in 0..10 {
+        s.write_all(&[b'x'; 10_000])
+            .expect("the server still reads the body");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn connection_options_are_a_list_of_tokens_in_any_case() {
     let server = start(config(None));

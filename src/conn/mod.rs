@@ -437,6 +437,9 @@ impl Connection {
         // both stall writing. A body that cannot be drained closes the
         // connection.
         let mut drain_after = None;
+        // Set while the body has not ended: the client may still be
+        // sending it, so closing lingers.
+        let mut body_pending = unread.is_some();
         if let Some(mut reader) = unread {
             let short_response = response
                 .payload()
@@ -450,7 +453,8 @@ impl Connection {
             } else if short_response || short_body {
                 drain_after = Some(reader);
             } else {
-                keep_alive &= reader.drain(io, max_drain).await;
+                body_pending = !reader.drain(io, max_drain).await;
+                keep_alive &= !body_pending;
             }
         }
         // Checked only now: a shutdown may have begun while the handler ran.
@@ -461,15 +465,12 @@ impl Connection {
         if let Some(rest) = rest {
             written.failed = send_rest(io, rest).await.is_err();
         }
-        // Set when the body did not end: the client may still be sending
-        // it, so closing lingers.
-        let mut body_pending = false;
+        let mut drain_failed = false;
         if let Some(mut reader) = drain_after.filter(|_| !written.closes && !written.failed) {
             // Reading more flushes the response first.
-            if !reader.drain(io, max_drain).await {
-                written.closes = true;
-                body_pending = true;
-            }
+            body_pending = !reader.drain(io, max_drain).await;
+            drain_failed = body_pending;
+            written.closes |= drain_failed;
         }
         if flush_due(&written, io) {
             written.failed = io.flush().await.is_err();
@@ -498,7 +499,7 @@ impl Connection {
         }
         if written.closes || written.failed {
             if !written.failed {
-                io.closing(if body_pending {
+                io.closing(if drain_failed {
                     "the request body did not end after the response"
                 } else {
                     "server closed after the response (Connection: close)"
