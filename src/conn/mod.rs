@@ -560,7 +560,7 @@ impl Connection {
         } else if reader.failed().is_some() {
             Leftover::Broken
         } else {
-            Leftover::Unread(reader)
+            Leftover::Unread(Box::new(reader))
         };
         Some((io, leftover))
     }
@@ -638,8 +638,9 @@ enum Leftover {
     None,
     /// A body that broke: the connection cannot go on.
     Broken,
-    /// The rest, still to come from the client.
-    Unread(BodyReader),
+    /// The rest, still to come from the client (boxed: rare, and the
+    /// connection's future would otherwise hold room for it).
+    Unread(Box<BodyReader>),
 }
 
 /// What writing a response did.
