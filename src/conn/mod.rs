@@ -253,7 +253,9 @@ impl Connection {
                 Ok(Next::Closed) => return None,
                 Ok(Next::Park(deadline)) => return self.park(deadline),
                 Err(e) => {
-                    self.reject(e, None).await;
+                    // Boxed, here and below: rare, and as large as the
+                    // rest of the connection's future.
+                    Box::pin(self.reject(e, None)).await;
                     return None;
                 }
             };
@@ -378,7 +380,7 @@ impl Connection {
         let checked = match check_request(head, &self.shared.config) {
             Ok(checked) => checked,
             Err(e) => {
-                self.reject(e, Some(req.head())).await;
+                Box::pin(self.reject(e, Some(req.head()))).await;
                 return Flow::Close;
             }
         };
@@ -463,7 +465,10 @@ impl Connection {
         // in place, so no large future is built per response.
         let (mut written, rest) = start_response(io, &mut response, is_head, version, close);
         if let Some(rest) = rest {
-            written.failed = send_rest(io, rest).await.is_err();
+            // Boxed: a large body, a file or a stream amortises the
+            // allocation, and unboxed it would make room in every
+            // connection's future.
+            written.failed = Box::pin(send_rest(io, rest)).await.is_err();
         }
         let mut drain_failed = false;
         if let Some(mut reader) = drain_after.filter(|_| !written.closes && !written.failed) {
