@@ -442,6 +442,7 @@ impl Connection {
         // Set while the body has not ended: the client may still be
         // sending it, so closing lingers.
         let mut body_pending = unread.is_some();
+        let mut drain_failed = false;
         if let Some(mut reader) = unread {
             let short_response = response
                 .payload()
@@ -456,7 +457,8 @@ impl Connection {
                 drain_after = Some(reader);
             } else {
                 body_pending = !reader.drain(io, max_drain).await;
-                keep_alive &= !body_pending;
+                drain_failed = body_pending;
+                keep_alive &= !drain_failed;
             }
         }
         // Checked only now: a shutdown may have begun while the handler ran.
@@ -470,7 +472,6 @@ impl Connection {
             // connection's future.
             written.failed = Box::pin(send_rest(io, rest)).await.is_err();
         }
-        let mut drain_failed = false;
         if let Some(mut reader) = drain_after.filter(|_| !written.closes && !written.failed) {
             // Reading more flushes the response first.
             body_pending = !reader.drain(io, max_drain).await;
@@ -505,7 +506,7 @@ impl Connection {
         if written.closes || written.failed {
             if !written.failed {
                 io.closing(if drain_failed {
-                    "the request body did not end after the response"
+                    "the unread request body could not be drained"
                 } else {
                     "server closed after the response (Connection: close)"
                 });
