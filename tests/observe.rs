@@ -305,6 +305,27 @@ fn access_log_values_are_escaped_and_formats_parse() {
     );
 }
 
+/// An answer sent before the body its handler did not read is logged with
+/// its own time, not the time the client took to send that body.
+#[test]
+fn an_answer_before_an_unread_body_is_logged_with_its_own_time() {
+    let (child, addr) = spawn(&["--log-format", "json"]);
+    let mut s = connect(addr);
+    s.write_all(b"GET /echo/a HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_replies(&mut s, 1, &[])[0].text(), "a");
+    std::thread::sleep(Duration::from_millis(1000));
+    s.write_all(b"helloGET /echo/b HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_replies(&mut s, 1, &[])[0].text(), "b");
+    drop(s);
+    let (stdout, _) = stop(child);
+    let first = stdout.lines().next().expect("two lines logged");
+    assert_eq!(json_field(first, "target"), Some("/echo/a"));
+    let took: u64 = json_field(first, "duration_us").unwrap().parse().unwrap();
+    assert!(took < 500_000, "{first}");
+}
+
 #[test]
 fn pipelined_answers_are_batched_but_never_more_than_the_limit() {
     let dir = Scratch::new("batch");

@@ -472,12 +472,6 @@ impl Connection {
             // connection's future.
             written.failed = Box::pin(send_rest(io, rest)).await.is_err();
         }
-        if let Some(mut reader) = drain_after.filter(|_| !written.closes && !written.failed) {
-            // Reading more flushes the response first.
-            body_pending = !reader.drain(io, max_drain).await;
-            drain_failed = body_pending;
-            written.closes |= drain_failed;
-        }
         if flush_due(&written, io) {
             written.failed = io.flush().await.is_err();
         }
@@ -502,6 +496,14 @@ impl Connection {
                 written.sent,
                 took,
             );
+        }
+        // Drained once the answer is out and logged: the log's time is the
+        // answer's, not the body's.
+        if let Some(mut reader) = drain_after.filter(|_| !written.closes && !written.failed) {
+            // Reading more flushes the response first.
+            body_pending = !reader.drain(io, max_drain).await;
+            drain_failed = body_pending;
+            written.closes |= drain_failed;
         }
         if written.closes || written.failed {
             if !written.failed {
