@@ -104,9 +104,9 @@ struct Check {
     at: Tick,
     /// When the request that made it arrived.
     made_for: Tick,
-    /// Requests of other reads answered from it. While checks serve
+    /// Whether it answered a request of another read. While checks serve
     /// others, a request that needs one waits for a shared one.
-    shared: u32,
+    shared: bool,
     /// Checks of the entry so far: every [`PROBE_EVERY`]th request that
     /// needs one waits, to find out whether others would share it.
     count: u32,
@@ -120,12 +120,12 @@ impl Check {
     const NONE: Check = Check {
         at: Tick::UNKNOWN,
         made_for: Tick::UNKNOWN,
-        shared: 0,
+        shared: false,
         count: 1,
     };
 
     fn worth_waiting_for(&self) -> bool {
-        self.shared > 0 || self.count % PROBE_EVERY == 0
+        self.shared || self.count % PROBE_EVERY == 0
     }
 }
 
@@ -189,9 +189,7 @@ pub fn lookup(
         }
         let last = &mut entry.check;
         if last.at.follows(arrived) {
-            if arrived != last.made_for {
-                last.shared = last.shared.saturating_add(1);
-            }
+            last.shared |= arrived != last.made_for;
         } else {
             if may_wait && last.worth_waiting_for() {
                 return Lookup::Wait;
@@ -206,7 +204,7 @@ pub fn lookup(
             *last = Check {
                 at,
                 made_for: arrived,
-                shared: 0,
+                shared: false,
                 count: last.count.wrapping_add(1),
             };
         }
@@ -348,6 +346,14 @@ mod tests {
         let compressed = lookup(7, &root, "b", Tick::next(), false, || false);
         assert!(hit(compressed).is_none());
         assert!(find(7, "b").is_some());
+        // No check either: a check would drop the entry of a file changed
+        // since, and a request read before the last check still finds it.
+        let early = Tick::next();
+        assert!(hit(look(7, &root, "b", early, false)).is_some());
+        std::fs::write(dir.join("b"), b"TWO!").unwrap();
+        let compressed = lookup(7, &root, "b", Tick::next(), false, || false);
+        assert!(hit(compressed).is_none());
+        assert!(hit(look(7, &root, "b", early, false)).is_some());
         keep(7, "a", &stat("a"), hot(b"one"), 1 << 20);
         let plain = lookup(7, &root, "a", Tick::next(), false, || panic!("asked"));
         assert!(hit(plain).is_some());
