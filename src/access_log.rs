@@ -1,11 +1,10 @@
 //! The access log: one line per response, in Common, Combined or JSON
 //! format, to stdout or a file. Lines are gathered per worker thread and
-//! written when the connection would wait anyway, so logging takes no lock
+//! written when the thread would wait anyway, so logging takes no lock
 //! and no system call per request. Every logged value is escaped, so a
 //! request cannot forge a log line.
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -13,8 +12,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::proto::date::clf_now;
-use crate::proto::head::RequestHead;
+use crate::proto::date::push_clf_now;
+use crate::proto::head::{Method, RequestHead};
+use crate::text::json_string;
 
 /// Lines are written out once this much is gathered, even mid-batch.
 const FLUSH_AT: usize = 8 * 1024;
@@ -71,7 +71,7 @@ thread_local! {
 /// handler consumes it (no copy).
 #[derive(Debug)]
 pub struct Entry {
-    method: bytes::Bytes,
+    method: Option<Method>,
     target: bytes::Bytes,
     version: &'static str,
     referer: Option<bytes::Bytes>,
@@ -83,7 +83,7 @@ impl Entry {
     pub fn of(head: &RequestHead) -> Entry {
         let field = |name| head.value(name).map(|v| head.bytes.slice_ref(v));
         Entry {
-            method: bytes::Bytes::copy_from_slice(head.method.as_str().as_bytes()),
+            method: Some(head.method.clone()),
             target: head.bytes.slice_ref(head.target()),
             version: head.version.as_str(),
             referer: field("referer"),
@@ -94,38 +94,118 @@ impl Entry {
     /// A request rejected before its head could be read.
     pub fn unreadable() -> Entry {
         Entry {
-            method: bytes::Bytes::from_static(b"-"),
+            method: None,
             target: bytes::Bytes::from_static(b"-"),
             version: "-",
             referer: None,
             user_agent: None,
         }
     }
+
+    fn method(&self) -> &[u8] {
+        self.method.as_ref().map_or(b"-", |m| m.as_str().as_bytes())
+    }
 }
 
-/// A value for a JSON log line (bytes that are not UTF-8 replaced).
-fn json(value: &[u8]) -> String {
-    crate::text::json_string(&String::from_utf8_lossy(value))
-}
-
-/// Escapes a value for a log line: `"` and `\` with a backslash, control
-/// characters and bytes outside ASCII as `\xNN`.
-pub fn escape(value: &[u8]) -> String {
-    let mut out = String::with_capacity(value.len());
-    for &b in value {
+/// Appends `value` escaped for a log line: `"` and `\` with a backslash,
+/// control characters and bytes outside ASCII as `\xNN`.
+fn push_escaped(out: &mut Vec<u8>, value: &[u8]) {
+    let plain = |b: u8| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\';
+    let mut rest = value;
+    while !rest.is_empty() {
+        let run = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        let Some(&b) = rest.get(run) else { break };
         match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
             _ => {
-                let _ = write!(out, "\\x{b:02x}");
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]);
             }
         }
+        rest = &rest[run + 1..];
     }
-    out
 }
 
-/// Records one response in `sink`'s format.
+/// `value` escaped for a log line, as [`record`] writes it.
+pub fn escape(value: &[u8]) -> String {
+    let mut out = Vec::with_capacity(value.len());
+    push_escaped(&mut out, value);
+    String::from_utf8(out).expect("escaped bytes are ASCII")
+}
+
+/// Appends `value` escaped, or `-` when absent.
+fn push_escaped_or_dash(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(v) => push_escaped(out, v),
+        None => out.push(b'-'),
+    }
+}
+
+/// Appends `value` as a JSON string (bytes that are not UTF-8 replaced),
+/// or `null` when absent.
+fn push_json(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        Some(v) => out.extend_from_slice(json_string(&String::from_utf8_lossy(v)).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends the line for one response in `format`.
+fn push_line(
+    out: &mut Vec<u8>,
+    format: Format,
+    peer: SocketAddr,
+    entry: &Entry,
+    status: u16,
+    bytes: u64,
+    took: Duration,
+) {
+    let micros = took.as_micros();
+    let version = entry.version;
+    if format == Format::Json {
+        out.extend_from_slice(b"{\"time\":\"");
+        push_clf_now(out);
+        let _ = write!(out, "\",\"peer\":\"{peer}\",\"method\":");
+        push_json(out, Some(entry.method()));
+        out.extend_from_slice(b",\"target\":");
+        push_json(out, Some(&entry.target));
+        let _ = write!(
+            out,
+            ",\"version\":\"{version}\",\"status\":{status},\"bytes\":{bytes},\"duration_us\":{micros},\"referer\":"
+        );
+        push_json(out, entry.referer.as_deref());
+        out.extend_from_slice(b",\"user_agent\":");
+        push_json(out, entry.user_agent.as_deref());
+        out.extend_from_slice(b"}\n");
+        return;
+    }
+    let _ = write!(out, "{} - - [", peer.ip());
+    push_clf_now(out);
+    out.extend_from_slice(b"] \"");
+    push_escaped(out, entry.method());
+    out.push(b' ');
+    push_escaped(out, &entry.target);
+    let _ = write!(out, " {version}\" {status} {bytes}");
+    if format == Format::Combined {
+        out.extend_from_slice(b" \"");
+        push_escaped_or_dash(out, entry.referer.as_deref());
+        out.extend_from_slice(b"\" \"");
+        push_escaped_or_dash(out, entry.user_agent.as_deref());
+        let _ = write!(out, "\" {micros}");
+    }
+    out.push(b'\n');
+}
+
+/// Records one response in `sink`'s format. The line is gathered in this
+/// thread's buffer, written out when the buffer fills, when the thread
+/// has nothing left to do ([`flush`] from the runtime's park hook), and
+/// each second.
 pub fn record(
     sink: &Arc<Sink>,
     peer: SocketAddr,
@@ -137,36 +217,14 @@ pub fn record(
     PENDING.with(|pending| {
         let mut pending = pending.borrow_mut();
         let (buf, current) = &mut *pending;
-        if current.as_ref().is_some_and(|c| !Arc::ptr_eq(c, sink)) {
-            flush_into(buf, current.as_deref());
+        match current {
+            Some(c) if Arc::ptr_eq(c, sink) => {}
+            _ => {
+                flush_into(buf, current.as_deref());
+                *current = Some(sink.clone());
+            }
         }
-        *current = Some(sink.clone());
-        let micros = took.as_micros();
-        let (method, target, version) = (escape(&entry.method), escape(&entry.target), entry.version);
-        let or_dash = |v: &Option<bytes::Bytes>| v.as_deref().map_or_else(|| "-".to_string(), escape);
-        let line = match sink.format {
-            Format::Common => format!(
-                "{} - - [{}] \"{method} {target} {version}\" {status} {bytes}\n",
-                peer.ip(),
-                clf_now()
-            ),
-            Format::Combined => format!(
-                "{} - - [{}] \"{method} {target} {version}\" {status} {bytes} \"{}\" \"{}\" {micros}\n",
-                peer.ip(),
-                clf_now(),
-                or_dash(&entry.referer),
-                or_dash(&entry.user_agent)
-            ),
-            Format::Json => format!(
-                "{{\"time\":\"{}\",\"peer\":\"{peer}\",\"method\":{},\"target\":{},\"version\":\"{version}\",\"status\":{status},\"bytes\":{bytes},\"duration_us\":{micros},\"referer\":{},\"user_agent\":{}}}\n",
-                clf_now(),
-                json(&entry.method),
-                json(&entry.target),
-                entry.referer.as_deref().map_or_else(|| "null".to_string(), json),
-                entry.user_agent.as_deref().map_or_else(|| "null".to_string(), json),
-            ),
-        };
-        buf.extend_from_slice(line.as_bytes());
+        push_line(buf, sink.format, peer, entry, status, bytes, took);
         if buf.len() >= FLUSH_AT {
             flush_into(buf, current.as_deref());
         }
@@ -200,5 +258,7 @@ mod tests {
             "curl\\\"\\x0a127.0.0.1 - - [x] \\\"GET /admin\\\""
         );
         assert_eq!(escape(b"a\\b\x1b\xff"), "a\\\\b\\x1b\\xff");
+        assert_eq!(escape(b"plain/path?q=1"), "plain/path?q=1");
+        assert_eq!(escape(b""), "");
     }
 }

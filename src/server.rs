@@ -254,8 +254,12 @@ fn spawn_connection(local: &Rc<Local>, start: conn::Start, tickets: Tickets) {
 
 impl Worker {
     fn run(self, listener: TcpListener) -> io::Result<()> {
+        // Access log lines gathered on this thread are written out when
+        // it has nothing left to do: one write per quiet moment rather
+        // than one per request.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(crate::access_log::flush)
             .build()?;
         let local = LocalSet::new();
         // The accept loop is a task of its own: the future given to
@@ -278,10 +282,12 @@ impl Worker {
             parking: Parking::new()?,
         });
         // The Date value is refreshed by a timer each second rather than by
-        // reading the clock for every response.
+        // reading the clock for every response. The same tick writes out
+        // the access log of a thread too busy to park.
         let ticker = tokio::task::spawn_local(async {
             loop {
                 tokio::time::sleep(crate::proto::date::tick()).await;
+                crate::access_log::flush();
             }
         });
         let parker = {

@@ -305,6 +305,36 @@ fn access_log_values_are_escaped_and_formats_parse() {
     );
 }
 
+/// Lines are gathered per worker thread, but none waits for the server to
+/// stop: each is written once the server has nothing left to do.
+#[test]
+fn access_log_lines_are_written_while_the_server_runs() {
+    let dir = Scratch::new("loglive");
+    let path = dir.path().join("access.log");
+    let (child, addr) = spawn(&["--log-file", path.to_str().unwrap()]);
+    let mut s = connect(addr);
+    for (i, wanted) in (1..=2).enumerate() {
+        s.write_all(format!("GET /echo/live{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        assert_eq!(read_replies(&mut s, 1, &[])[0].status, 200);
+        let give_up = std::time::Instant::now() + Duration::from_secs(5);
+        let logged = loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.lines().count() >= wanted || std::time::Instant::now() > give_up {
+                break text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(logged.lines().count(), wanted, "{logged}");
+        assert!(
+            logged.contains(&format!("\"GET /echo/live{i} HTTP/1.1\" 200 5")),
+            "{logged}"
+        );
+    }
+    drop(s);
+    stop(child);
+}
+
 /// An answer sent before the body its handler did not read is logged with
 /// its own time, not the time the client took to send that body.
 #[test]

@@ -214,9 +214,7 @@ pub(crate) async fn serve(
         served,
         batched: 0,
     };
-    let parked = conn.run().await;
-    access_log::flush();
-    parked
+    conn.run().await
 }
 
 /// What waiting for the next head ended with.
@@ -338,7 +336,6 @@ impl Connection {
                     if io.flush().await.is_err() {
                         return Ok(Next::Closed);
                     }
-                    access_log::flush();
                     // No wait on the shutdown signal here: subscribing to it
                     // for every request cost more than the rest of the
                     // wait. A shutdown reaches an idle connection when it

@@ -68,19 +68,20 @@ pub fn stop_ticking() {
     CACHE.with(|cache| cache.borrow_mut().ticked = false);
 }
 
-/// The current time in Common Log Format: `10/Oct/2000:13:55:36 +0000`.
-pub fn clf_now() -> String {
+/// Appends the current time in Common Log Format to `out`:
+/// `10/Oct/2000:13:55:36 +0000`.
+pub fn push_clf_now(out: &mut Vec<u8>) {
     with_date(|d| {
         // "Sun, 06 Nov 1994 08:49:37 GMT" → "06/Nov/1994:08:49:37 +0000"
-        let d = std::str::from_utf8(d).unwrap_or("Thu, 01 Jan 1970 00:00:00 GMT");
-        format!(
-            "{}/{}/{}:{} +0000",
-            &d[5..7],
-            &d[8..11],
-            &d[12..16],
-            &d[17..25]
-        )
-    })
+        out.extend_from_slice(&d[5..7]);
+        out.push(b'/');
+        out.extend_from_slice(&d[8..11]);
+        out.push(b'/');
+        out.extend_from_slice(&d[12..16]);
+        out.push(b':');
+        out.extend_from_slice(&d[17..25]);
+        out.extend_from_slice(b" +0000");
+    });
 }
 
 #[cfg(test)]
@@ -92,7 +93,9 @@ mod tests {
         let date = with_date(|d| String::from_utf8(d.to_vec()).unwrap());
         assert!(httpdate::parse_http_date(&date).is_ok(), "{date}");
         assert!(date.ends_with(" GMT"));
-        let clf = clf_now();
+        let mut clf = Vec::new();
+        push_clf_now(&mut clf);
+        let clf = String::from_utf8(clf).unwrap();
         assert_eq!(clf.len(), 26, "{clf}");
         assert!(clf.ends_with(" +0000") && clf.as_bytes()[2] == b'/');
     }
