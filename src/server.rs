@@ -244,7 +244,9 @@ struct Tickets {
 /// parked set holds it until its client speaks again.
 fn spawn_connection(local: &Rc<Local>, start: conn::Start, tickets: Tickets) {
     let local = local.clone();
+    let awake = conn::park::Awake::count();
     tokio::task::spawn_local(async move {
+        let _awake = awake;
         let parked = conn::serve(start, local.shared.clone(), local.shutdown.clone()).await;
         if let Some(parked) = parked {
             local.parking.park(parked, tickets);

@@ -93,14 +93,14 @@ fn shutdown_lets_in_flight_requests_finish() {
     assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
 }
 
-/// Past the parking delay (10 ms) an idle connection gives up its task.
-const PARKED: Duration = Duration::from_millis(150);
+/// Past the parking delay (250 ms) an idle connection gives up its task.
+const PARKED: Duration = Duration::from_millis(400);
 
 #[test]
 fn parked_connections_wake_for_their_next_request_and_close_at_the_idle_timeout() {
     let mut cfg = config(None);
     cfg.threads = 1;
-    cfg.keep_alive_timeout = Duration::from_millis(600);
+    cfg.keep_alive_timeout = Duration::from_millis(900);
     let server = start(cfg);
     let mut s = connect(server.local_addr());
     for i in 0..3 {
@@ -125,7 +125,7 @@ fn parked_connections_wake_for_their_next_request_and_close_at_the_idle_timeout(
     let (rest, closed) = read_all(&mut s);
     assert!(closed && rest.is_empty(), "closed without a word: {rest:?}");
     assert!(
-        waited.elapsed() >= Duration::from_millis(500),
+        waited.elapsed() >= Duration::from_millis(800),
         "not before the idle timeout: {:?}",
         waited.elapsed()
     );
@@ -156,7 +156,7 @@ fn a_client_hanging_up_while_parked_gives_its_slot_back() {
 fn a_silent_new_connection_parks_and_is_closed_at_the_header_timeout() {
     let mut cfg = config(None);
     cfg.threads = 1;
-    cfg.header_timeout = Duration::from_millis(400);
+    cfg.header_timeout = Duration::from_millis(800);
     let server = start(cfg);
     let mut silent = connect(server.local_addr());
     let mut late = connect(server.local_addr());

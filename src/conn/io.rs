@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep, timeout, timeout_at};
 
-use super::park::PARK_AFTER;
+use super::park::park_delay;
 use crate::tick::Tick;
 use crate::trace::Trace;
 
@@ -343,7 +343,7 @@ impl Io {
     }
 
     /// Waits for the next request on an idle connection and reads it.
-    /// `None` when [`PARK_AFTER`] passed in silence (and the deadline did
+    /// `None` when the parking delay ([`park_delay`]) passed in silence (and the deadline did
     /// not): the connection should then park, giving up its task and
     /// buffers, so an idle connection costs almost nothing.
     /// `now` is when the wait began; what was to be sent has been flushed.
@@ -353,13 +353,13 @@ impl Io {
         deadline: Instant,
     ) -> io::Result<Option<usize>> {
         debug_assert!(self.wbuf.is_empty(), "the caller flushes before waiting");
-        let park_at = now + PARK_AFTER;
+        let park_at = now + park_delay();
         let wake_at = park_at.min(deadline);
         let before = self.make_room();
         // One timer serves every idle wait of a connection. It is moved
         // only when it would fire too late; when it fires early (armed
         // for an earlier wait) it is pushed forward then. Under steady
-        // traffic it is re-armed about once per `PARK_AFTER`, not once per
+        // traffic it is re-armed about once per parking delay, not once per
         // request.
         let Io {
             stream,
@@ -435,7 +435,7 @@ mod tests {
     const LONG: Duration = Duration::from_secs(60);
 
     /// A connection after one idle wait that bytes already there ended at
-    /// once, leaving its timer armed for `PARK_AFTER` from `t0`.
+    /// once, leaving its timer armed for the parking delay from `t0`.
     async fn after_one_wait() -> (Io, TcpStream, Instant) {
         let (mut io, mut client) = pair().await;
         client.write_all(b"GET").await.unwrap();
@@ -453,7 +453,7 @@ mod tests {
         tokio::time::advance(Duration::from_millis(6)).await;
         let t1 = Instant::now();
         assert_eq!(io.wait_idle(t1, t1 + LONG).await.unwrap(), None, "parks");
-        assert_eq!(Instant::now() - t1, PARK_AFTER);
+        assert_eq!(Instant::now() - t1, super::super::park::PARK_AFTER);
     }
 
     /// An idle deadline sooner than the timer already armed moves it back.

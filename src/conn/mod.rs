@@ -10,7 +10,7 @@
 //! Every error answers with its status and `Connection: close`, then the
 //! connection lingers briefly so the answer is not lost to a reset.
 //!
-//! An `Idle` connection that stays silent for [`park::PARK_AFTER`] parks:
+//! An `Idle` connection that stays silent for [`park::park_delay`] parks:
 //! [`serve`] returns it and it waits in the worker's parked set without a
 //! task or buffers until its client sends again.
 
@@ -339,7 +339,7 @@ impl Connection {
                     // No wait on the shutdown signal here: subscribing to it
                     // for every request cost more than the rest of the
                     // wait. A shutdown reaches an idle connection when it
-                    // parks, within `PARK_AFTER` (or at an idle deadline
+                    // parks, within its parking delay (or at an idle deadline
                     // sooner than that), and a parking connection closes.
                     let now = Instant::now();
                     let deadline = now + idle;
