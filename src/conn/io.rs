@@ -343,9 +343,9 @@ impl Io {
     }
 
     /// Waits for the next request on an idle connection and reads it.
-    /// `None` when the parking delay ([`park_delay`]) passed in silence (and the deadline did
-    /// not): the connection should then park, giving up its task and
-    /// buffers, so an idle connection costs almost nothing.
+    /// `None` when the parking delay ([`park_delay`]) passed in silence
+    /// (and the deadline did not): the connection should then park, giving
+    /// up its task and buffers, so an idle connection costs almost nothing.
     /// `now` is when the wait began; what was to be sent has been flushed.
     pub async fn wait_idle(
         &mut self,
