@@ -197,29 +197,6 @@ impl Io {
         Ok(())
     }
 
-    /// Hands the kernel what is buffered as the connection's last bytes,
-    /// flagged `MSG_MORE` so that it holds them until the close that
-    /// follows and sends them with the FIN in one segment. Whatever the
-    /// socket does not take now is left for [`Io::flush`].
-    fn send_last(&mut self) {
-        if self.wbuf.is_empty() {
-            return;
-        }
-        self.before_write();
-        let (stream, wbuf) = (&self.stream, &self.wbuf);
-        let sent = stream.try_io(Interest::WRITABLE, || {
-            rustix::net::send(stream, wbuf, rustix::net::SendFlags::MORE).map_err(io::Error::from)
-        });
-        match sent {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            sent => {
-                if let Ok(n) = self.traced_write(sent, None) {
-                    self.wbuf.advance(n);
-                }
-            }
-        }
-    }
-
     /// Traces what a write took (from `data`, or from the write buffer).
     fn traced_write(
         &mut self,
@@ -296,22 +273,19 @@ impl Io {
         Ok(())
     }
 
-    /// Ends the conversation politely: sends what is buffered and the FIN
-    /// in one segment, then reads and discards what the peer still sends
-    /// for a moment, so that unread input does not make the kernel reset
-    /// the connection and destroy the last response before the peer has
-    /// read it. A zero `linger` reads only what has already arrived: for a
-    /// client that asked to close and may send nothing more.
+    /// Ends the conversation politely: flushes, shuts down our sending side,
+    /// then reads and discards what the peer still sends for a moment, so
+    /// that unread input does not make the kernel reset the connection and
+    /// destroy the last response before the peer has read it. A zero
+    /// `linger` reads only what has already arrived, and closes without a
+    /// separate shutdown (closing an emptied socket sends the same FIN):
+    /// for a client that asked to close and may send nothing more.
     pub async fn close_gracefully(mut self, linger: Duration) {
-        self.send_last();
         if self.flush().await.is_err() {
             return;
         }
-        // Sends what `send_last` held back, with the FIN.
-        let _ = self.stream.shutdown().await;
         if linger.is_zero() {
-            // Only what has already arrived is read, without waiting. Bytes
-            // that come after it meet a reset, but the answer has left.
+            // Only what has already arrived is read, without waiting.
             let mut budget = 64;
             while budget > 0 {
                 self.rbuf.clear();
@@ -328,6 +302,7 @@ impl Io {
             }
             return;
         }
+        let _ = self.stream.shutdown().await;
         let deadline = Instant::now() + linger;
         // Read into the read buffer rather than a local array: the local
         // would live in every connection's future for its whole life.

@@ -674,11 +674,10 @@ async fn write_response(
     written
 }
 
-/// Whether a written response must go out now: the batch is large, or no
-/// further pipelined request is waiting. A connection that closes sends
-/// its last answer as it closes, with the FIN ([`Io::close_gracefully`]).
+/// Whether a written response must go out now: the connection closes, the
+/// batch is large, or no further pipelined request is waiting.
 fn flush_due(written: &Written, io: &Io) -> bool {
-    !written.failed && !written.closes && (io.wbuf.len() > BATCH_LIMIT || io.rbuf.is_empty())
+    !written.failed && (written.closes || io.wbuf.len() > BATCH_LIMIT || io.rbuf.is_empty())
 }
 
 /// What of a payload could not be put in the write buffer.
