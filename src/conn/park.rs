@@ -329,6 +329,10 @@ mod tests {
         tasks.push(Awake::count());
         assert_eq!(park_delay(), PARK_SOON, "past it");
         tasks.pop();
-        assert_eq!(park_delay(), PARK_AFTER, "a task that ends is no longer counted");
+        assert_eq!(
+            park_delay(),
+            PARK_AFTER,
+            "a task that ends is no longer counted"
+        );
     }
 }
