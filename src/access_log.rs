@@ -52,14 +52,20 @@ impl Sink {
         Ok(Sink { format, file })
     }
 
-    fn write(&self, bytes: &[u8]) {
-        let _ = match self.file.as_ref() {
-            Some(mut file) => file.write_all(bytes),
-            None => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(bytes).and_then(|()| out.flush())
+    /// Writes out `lines` and empties it. Lines for stdout go to its own
+    /// thread ([`crate::output`]), so a reader that stops reading drops
+    /// lines instead of stalling the server.
+    fn write(&self, lines: &mut Vec<u8>) {
+        match self.file.as_ref() {
+            Some(mut file) => {
+                let _ = file.write_all(lines);
+                lines.clear();
             }
-        };
+            None => {
+                let batch = std::mem::replace(lines, Vec::with_capacity(FLUSH_AT + 512));
+                crate::output::stdout().write(batch);
+            }
+        }
     }
 }
 

@@ -71,6 +71,7 @@ mod conn;
 mod error;
 pub mod files;
 mod inline;
+pub mod output;
 pub mod proto;
 mod request;
 mod response;

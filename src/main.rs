@@ -9,12 +9,20 @@ use barehttp::{Server, app, files, raise_fd_limit};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    let code = run();
+    // Lines still queued for stdout and stderr; a destination nobody reads
+    // does not hold the exit up for long.
+    barehttp::output::drain(std::time::Duration::from_secs(2));
+    code
+}
+
+fn run() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logger(cli.quiet, cli.verbose);
     let config = match cli.into_config() {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("barehttp: {e}");
+            say(format_args!("barehttp: {e}"));
             // A missing or unusable directory is a runtime failure; the rest are usage errors.
             return if e.0.starts_with("directory") || e.0.contains("is not a directory") {
                 ExitCode::from(1)
@@ -84,8 +92,14 @@ fn main() -> ExitCode {
 }
 
 fn fail(message: std::fmt::Arguments<'_>) -> ExitCode {
-    eprintln!("barehttp: {message}");
+    say(format_args!("barehttp: {message}"));
     ExitCode::from(1)
+}
+
+/// A line on stderr, through its own thread: a server whose stderr is a
+/// pipe nobody reads must not stop when the pipe fills.
+fn say(line: std::fmt::Arguments<'_>) {
+    barehttp::output::stderr().write(format!("{line}\n").into_bytes());
 }
 
 /// SIGINT and SIGTERM start a graceful shutdown.
@@ -124,11 +138,11 @@ fn init_logger(quiet: bool, verbose: u8) {
         }
         fn log(&self, record: &log::Record<'_>) {
             if self.enabled(record.metadata()) {
-                eprintln!(
+                say(format_args!(
                     "barehttp: {}: {}",
                     record.level().as_str().to_lowercase(),
                     record.args()
-                );
+                ));
             }
         }
         fn flush(&self) {}
