@@ -100,15 +100,16 @@ impl Output {
     }
 }
 
+static OUT: OnceLock<Output> = OnceLock::new();
+static ERR: OnceLock<Output> = OnceLock::new();
+
 /// The process's standard output.
 pub fn stdout() -> &'static Output {
-    static OUT: OnceLock<Output> = OnceLock::new();
     OUT.get_or_init(|| Output::start(Stream::Stdout))
 }
 
 /// The process's standard error.
 pub fn stderr() -> &'static Output {
-    static ERR: OnceLock<Output> = OnceLock::new();
     ERR.get_or_init(|| Output::start(Stream::Stderr))
 }
 
@@ -116,6 +117,7 @@ pub fn stderr() -> &'static Output {
 /// be written: before the process exits.
 pub fn drain(wait: Duration) {
     let deadline = Instant::now() + wait;
-    stdout().drain(deadline);
-    stderr().drain(deadline);
+    for output in [OUT.get(), ERR.get()].into_iter().flatten() {
+        output.drain(deadline);
+    }
 }
