@@ -193,6 +193,9 @@ impl Server {
                 Err(_) => result = Err(io::Error::other("worker thread panicked")),
             }
         }
+        // The workers' last access log lines, when they go to stdout, are
+        // out before the caller goes on (and perhaps exits).
+        crate::output::drain(Duration::from_secs(2));
         result
     }
 
