@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::proto::date::push_clf_now;
 use crate::proto::head::{Method, RequestHead};
-use crate::text::json_string;
+use crate::text::{HEX, push_json_string};
 
 /// Lines are written out once this much is gathered, even mid-batch.
 const FLUSH_AT: usize = 8 * 1024;
@@ -125,7 +125,6 @@ fn push_escaped(out: &mut Vec<u8>, value: &[u8]) {
         match b {
             b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
             _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(&[
                     b'\\',
                     b'x',
@@ -157,7 +156,7 @@ fn push_escaped_or_dash(out: &mut Vec<u8>, value: Option<&[u8]>) {
 /// or `null` when absent.
 fn push_json(out: &mut Vec<u8>, value: Option<&[u8]>) {
     match value {
-        Some(v) => out.extend_from_slice(json_string(&String::from_utf8_lossy(v)).as_bytes()),
+        Some(v) => push_json_string(out, &String::from_utf8_lossy(v)),
         None => out.extend_from_slice(b"null"),
     }
 }

@@ -32,14 +32,9 @@ struct Counts {
     dropped: AtomicU64,
 }
 
-#[derive(Clone, Copy)]
-enum Stream {
-    Stdout,
-    Stderr,
-}
-
 impl Output {
-    fn start(stream: Stream) -> Output {
+    /// Starts the thread that writes with `write` to the stream called `name`.
+    fn start(name: &'static str, write: fn(&[u8]) -> std::io::Result<()>) -> Output {
         let (sender, receiver) = sync_channel::<Vec<u8>>(QUEUE);
         let counts = Arc::new(Counts::default());
         let theirs = counts.clone();
@@ -47,19 +42,12 @@ impl Output {
             .name("barehttp-output".into())
             .spawn(move || {
                 for batch in receiver {
-                    let _ = match stream {
-                        Stream::Stdout => std::io::stdout().lock().write_all(&batch),
-                        Stream::Stderr => std::io::stderr().lock().write_all(&batch),
-                    };
+                    let _ = write(&batch);
                     let lost = theirs.dropped.swap(0, Ordering::AcqRel);
                     if lost > 0 {
-                        let what = match stream {
-                            Stream::Stdout => "stdout",
-                            Stream::Stderr => "stderr",
-                        };
                         let _ = writeln!(
                             std::io::stderr().lock(),
-                            "barehttp: warn: {lost} line(s) of output dropped: {what} was not being read"
+                            "barehttp: warn: {lost} line(s) of output dropped: {name} was not being read"
                         );
                     }
                     theirs.pending.fetch_sub(1, Ordering::AcqRel);
@@ -105,12 +93,12 @@ static ERR: OnceLock<Output> = OnceLock::new();
 
 /// The process's standard output.
 pub fn stdout() -> &'static Output {
-    OUT.get_or_init(|| Output::start(Stream::Stdout))
+    OUT.get_or_init(|| Output::start("stdout", |b| std::io::stdout().lock().write_all(b)))
 }
 
 /// The process's standard error.
 pub fn stderr() -> &'static Output {
-    ERR.get_or_init(|| Output::start(Stream::Stderr))
+    ERR.get_or_init(|| Output::start("stderr", |b| std::io::stderr().lock().write_all(b)))
 }
 
 /// Waits, up to `wait` in all, for what was handed to stdout and stderr to

@@ -1,24 +1,36 @@
 //! Small text helpers shared by the listing, the trace and the access log.
 
-use std::fmt::Write as _;
+/// Lowercase hexadecimal digits by value.
+pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A JSON string literal for `s`: quotes and backslashes escaped, control
 /// characters as `\u00XX`.
 pub fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let mut out = Vec::with_capacity(s.len() + 2);
+    push_json_string(&mut out, s);
+    String::from_utf8(out).expect("escaping keeps UTF-8 whole")
+}
+
+/// Appends `s` as a JSON string literal to `out` (see [`json_string`]).
+/// Bytes of multi-byte characters are all 0x80 or above, so they pass
+/// through whole.
+pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+            0..0x20 | 0x7f => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]),
+            _ => out.push(b),
         }
     }
-    out.push('"');
-    out
+    out.push(b'"');
 }
 
 #[cfg(test)]
