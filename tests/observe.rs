@@ -429,3 +429,43 @@ fn pipelined_answers_are_batched_but_never_more_than_the_limit() {
         "answers are batched: {per_write:?}"
     );
 }
+
+#[test]
+fn a_pipelined_batch_is_read_whole_and_answered_in_one_write() {
+    // Batches of 16 requests, each under 2 KiB and of a different length,
+    // sent one at a time once the last is answered. The read buffer must
+    // always have room for one whole: a batch read in two parts is
+    // answered in two writes, one more segment each way.
+    let dir = Scratch::new("wholebatch");
+    let path = dir.path().join("trace.jsonl");
+    let (child, addr) = spawn(&["--quiet", "--trace-file", path.to_str().unwrap()]);
+    let mut s = connect(addr);
+    let mut sizes = Vec::new();
+    for round in 0..120 {
+        let filler = "x".repeat(round % 53);
+        let batch: Vec<u8> = (0..16)
+            .flat_map(|i| format!("GET /echo/{filler}{i} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes())
+            .collect();
+        s.write_all(&batch).unwrap();
+        let replies = read_replies(&mut s, 16, &[]);
+        assert_eq!(replies.last().unwrap().text(), format!("{filler}15"));
+        sizes.push(batch.len());
+    }
+    drop(s);
+    std::thread::sleep(Duration::from_millis(200));
+    stop(child);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let event_sizes = |event: &str| -> Vec<usize> {
+        text.lines()
+            .filter(|l| json_field(l, "event") == Some(event))
+            .filter_map(|l| json_field(l, "len")?.parse().ok())
+            .filter(|&n| n > 0)
+            .collect()
+    };
+    assert_eq!(event_sizes("recv"), sizes, "one read per batch");
+    assert_eq!(
+        event_sizes("send").len(),
+        sizes.len(),
+        "one write per batch"
+    );
+}
