@@ -5,7 +5,7 @@
 use memchr::memchr;
 
 use super::head::{Field, Fields, Method, Span, Version};
-use super::token::{TCHAR, find_non_field_value, find_non_visible, is_token};
+use super::token::{TCHAR, find_non_field_value, find_non_visible, is_token, run_in};
 use crate::error::ProtoError;
 
 /// At most this many empty lines may precede a request line
@@ -206,8 +206,13 @@ fn plain_request_line(
 /// checks each; `None` when either is not a SP.
 #[inline(always)]
 fn spaces(line: &[u8]) -> Option<(usize, usize)> {
-    let sp1 = line.iter().position(|&b| !TCHAR[b as usize])?;
-    if sp1 == 0 || line[sp1] != b' ' {
+    // The most common method is recognised whole, without the scan.
+    let sp1 = if line.starts_with(b"GET ") {
+        3
+    } else {
+        run_in(&TCHAR, line)
+    };
+    if sp1 == 0 || line.get(sp1) != Some(&b' ') {
         return None;
     }
     let rest = &line[sp1 + 1..];
@@ -319,9 +324,10 @@ fn version(v: &[u8]) -> Result<Version, ProtoError> {
 #[inline(always)]
 fn field_line(buf: &[u8], start: usize, fields: &mut Fields) -> Result<Option<usize>, ProtoError> {
     let line = &buf[start..];
-    let Some(colon) = line.iter().position(|&b| !TCHAR[b as usize]) else {
+    let colon = run_in(&TCHAR, line);
+    if colon == line.len() {
         return Ok(None);
-    };
+    }
     match line[colon] {
         b':' if colon > 0 => {}
         b' ' | b'\t' if colon == 0 => return Err(ProtoError::ObsFold),

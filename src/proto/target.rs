@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use memchr::memchr;
 
-use super::token::{REG_NAME_PLAIN, TARGET, hex_value};
+use super::token::{REG_NAME_PLAIN, TARGET, hex_value, run_in};
 use crate::error::ProtoError;
 
 /// Which of the four request-target forms was used.
@@ -138,9 +138,7 @@ pub fn check_host(h: &[u8]) -> Result<(), ProtoError> {
         // before the port or a byte that is not allowed stops it.
         let mut i = 0;
         loop {
-            while i < h.len() && REG_NAME_PLAIN[h[i] as usize] {
-                i += 1;
-            }
+            i += run_in(&REG_NAME_PLAIN, &h[i..]);
             match h.get(i) {
                 None | Some(b':') => break,
                 Some(b'%') => {
