@@ -41,7 +41,10 @@ impl<T: Blank, const N: usize> InlineVec<T, N> {
             *slot = T::BLANK;
         }
         self.len = 0;
-        self.spill = Vec::new();
+        // Checked first: replacing an empty vector still runs its drop.
+        if self.spill.capacity() != 0 {
+            self.spill = Vec::new();
+        }
     }
 
     /// Appends an item.
