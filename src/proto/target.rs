@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use memchr::memchr;
 
-use super::token::{REG_NAME_PLAIN, TARGET, hex_value, run_in};
+use super::token::{REG_NAME_PLAIN, TARGET, TARGET_PLAIN, hex_value, run_in};
 use crate::error::ProtoError;
 
 /// Which of the four request-target forms was used.
@@ -91,8 +91,12 @@ fn check_chars(s: &[u8]) -> Result<(Option<usize>, bool), ProtoError> {
     let mut query = None;
     let mut plain = true;
     let mut i = 0;
-    while i < s.len() {
-        let b = s[i];
+    loop {
+        // Most bytes need no more than their table entry.
+        i += run_in(&TARGET_PLAIN, &s[i..]);
+        let Some(&b) = s.get(i) else {
+            break;
+        };
         if !TARGET[b as usize] {
             return Err(ProtoError::BadTarget);
         }

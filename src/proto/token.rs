@@ -33,6 +33,11 @@ pub static TARGET: [bool; 256] = byte_table!(b => b.is_ascii_alphanumeric()
     || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')'
         | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@' | b'/' | b'?' | b'%'));
 
+/// The [`TARGET`] bytes a path or query is mostly made of: all but `%`,
+/// `.` and `?`, which need a look at their neighbours or end the path.
+pub static TARGET_PLAIN: [bool; 256] =
+    byte_table!(b => TARGET[b as usize] && !matches!(b, b'%' | b'.' | b'?'));
+
 /// The bytes of `reg-name = *( unreserved / pct-encoded / sub-delims )`
 /// (RFC 3986 §3.2.2) but `%`, which needs two hex digits after it and is
 /// checked apart.
@@ -139,21 +144,20 @@ fn value_fault(word: &[u8], flags: u64) -> Option<usize> {
 #[inline(always)]
 pub fn run_in(table: &[bool; 256], s: &[u8]) -> usize {
     let mut i = 0;
-    for quad in s.chunks_exact(4) {
-        let all = table[quad[0] as usize]
-            & table[quad[1] as usize]
-            & table[quad[2] as usize]
-            & table[quad[3] as usize];
+    while let Some(&[a, b, c, d]) = s.get(i..i + 4) {
+        let all = table[a as usize] & table[b as usize] & table[c as usize] & table[d as usize];
         if !all {
             break;
         }
         i += 4;
     }
-    let rest = &s[i..];
-    i + rest
-        .iter()
-        .position(|&b| !table[b as usize])
-        .unwrap_or(rest.len())
+    while let Some(&b) = s.get(i) {
+        if !table[b as usize] {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// True when every byte is visible ASCII, `0x21..=0x7e` (a request-target).
@@ -252,6 +256,10 @@ mod tests {
         assert!(!TARGET[b'<' as usize] && !TARGET[0x80]);
         assert!(!REG_NAME_PLAIN[b'@' as usize] && !REG_NAME_PLAIN[b':' as usize]);
         assert!(!REG_NAME_PLAIN[b'%' as usize]);
+        for b in 0..=255u8 {
+            let special = matches!(b, b'%' | b'.' | b'?');
+            assert_eq!(TARGET_PLAIN[b as usize], TARGET[b as usize] && !special);
+        }
     }
 
     #[test]
