@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
+use tokio::runtime::LocalOptions;
 use tokio::sync::watch;
-use tokio::task::LocalSet;
 
 use crate::config::Config;
 use crate::conn::park::Parking;
@@ -262,15 +262,15 @@ impl Worker {
         // Access log lines gathered on this thread are written out when
         // it has nothing left to do: one write per quiet moment rather
         // than one per request.
+        // A local runtime: connection tasks stay on this thread, and are
+        // scheduled by the runtime itself. (Under a `LocalSet` every wake
+        // went through the set's own queue as well, and the future given
+        // to `block_on` was polled again for each.)
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .on_thread_park(crate::access_log::flush)
-            .build()?;
-        let local = LocalSet::new();
-        // The accept loop is a task of its own: the future given to
-        // `block_on` is polled again whenever any task on the set wakes,
-        // so it is one that does nothing until the loop has ended.
-        local.block_on(&runtime, async {
+            .build_local(LocalOptions::default())?;
+        runtime.block_on(async {
             tokio::task::spawn_local(self.accept_loop(listener))
                 .await
                 .unwrap_or_else(|e| Err(io::Error::other(format!("accept loop failed: {e}"))))
