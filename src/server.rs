@@ -259,17 +259,19 @@ fn spawn_connection(local: &Rc<Local>, start: conn::Start, tickets: Tickets) {
 
 impl Worker {
     fn run(self, listener: TcpListener) -> io::Result<()> {
-        // Access log lines gathered on this thread are written out when
-        // it has nothing left to do: one write per quiet moment rather
-        // than one per request.
         // A local runtime: connection tasks stay on this thread, and are
         // scheduled by the runtime itself. (Under a `LocalSet` every wake
         // went through the set's own queue as well, and the future given
-        // to `block_on` was polled again for each.)
+        // to `block_on` was polled again for each.) Access log lines
+        // gathered on this thread are written out when it has nothing
+        // left to do: one write per quiet moment rather than one per
+        // request.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .on_thread_park(crate::access_log::flush)
             .build_local(LocalOptions::default())?;
+        // The accept loop is a task so that a panic in it comes back here
+        // as an error.
         runtime.block_on(async {
             tokio::task::spawn_local(self.accept_loop(listener))
                 .await

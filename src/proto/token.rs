@@ -139,8 +139,8 @@ fn value_fault(word: &[u8], flags: u64) -> Option<usize> {
 
 /// How many bytes at the start of `s` are in `table`: the index of the
 /// first that is not, or `s.len()`. Four bytes are looked up per step and
-/// their answers combined without branching in between, which halves the
-/// cost of a byte-at-a-time scan over names and hosts.
+/// their answers combined without branching in between: on a browser's
+/// head the parser is about a tenth faster than with one byte per step.
 #[inline(always)]
 pub fn run_in(table: &[bool; 256], s: &[u8]) -> usize {
     let mut i = 0;
