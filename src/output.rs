@@ -59,17 +59,17 @@ impl Output {
         }
     }
 
-    /// Hands `batch` to the writing thread; false when it was dropped
-    /// because the destination is not keeping up.
-    pub fn write(&self, batch: Vec<u8>) -> bool {
+    /// Hands `batch` to the writing thread, or drops it (and counts its
+    /// lines) when the destination is not keeping up.
+    pub fn write(&self, batch: Vec<u8>) {
         if batch.is_empty() {
-            return true;
+            return;
         }
         let counts = &self.counts;
         counts.pending.fetch_add(1, Ordering::AcqRel);
         let refused = match &self.sender {
             Some(sender) => match sender.try_send(batch) {
-                Ok(()) => return true,
+                Ok(()) => return,
                 Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => batch,
             },
             None => batch,
@@ -77,7 +77,6 @@ impl Output {
         counts.pending.fetch_sub(1, Ordering::AcqRel);
         let lines = memchr::memchr_iter(b'\n', &refused).count().max(1);
         counts.dropped.fetch_add(lines as u64, Ordering::AcqRel);
-        false
     }
 
     /// Waits until every batch handed over has been written, or `deadline`.

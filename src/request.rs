@@ -21,10 +21,6 @@ pub(crate) enum DecodedPath {
 /// Path buffers longer than this are not kept for the next request.
 const PATH_KEEP_BYTES: usize = 1024;
 
-/// Paths up to this long are copied into the path buffer a byte at a time
-/// (see `Request::set_target`).
-const SHORT_PATH: usize = 16;
-
 /// An HTTP request handed to a handler.
 ///
 /// Its parts sit in a box that a later request on the same thread uses
@@ -117,15 +113,9 @@ impl Request {
         let parts = &mut *self.0;
         match path {
             DecodedPath::Raw(start, end) => {
-                // The checks admit only visible ASCII in a target, which
-                // is UTF-8 as it stands: a short path is copied a byte at
-                // a time, which costs less than validating it.
-                let raw = &parts.head.target()[start..end];
-                if raw.len() <= SHORT_PATH && raw.is_ascii() {
-                    parts.path.extend(raw.iter().map(|&b| char::from(b)));
-                } else {
-                    parts.path.push_str(std::str::from_utf8(raw).unwrap_or("/"));
-                }
+                // The checks admit only visible ASCII in a target.
+                let raw = std::str::from_utf8(&parts.head.target()[start..end]).unwrap_or("/");
+                parts.path.push_str(raw);
                 parts.raw_path = Some(start);
             }
             DecodedPath::Owned(owned) => parts.path = owned,
