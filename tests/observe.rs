@@ -101,16 +101,15 @@ fn the_text_trace_shows_exactly_what_crossed_the_socket() {
    \\r\\n
    68 65 01 6c 6f 
    [binary, 5 bytes]
-#C 127.0.0.1:PORT >> 138 bytes +T ms
+#C 127.0.0.1:PORT >> 120 bytes +T ms
    HTTP/1.1 200 OK\\r\\n
    Date: DATE\\r\\n
-   Server: barehttp\\r\\n
    Content-Length: 5\\r\\n
    Content-Type: application/octet-stream\\r\\n
    \\r\\n
    68 65 01 6c 6f 
    [binary, 5 bytes]
-#C 127.0.0.1:PORT close: client closed its side (EOF); 52 bytes in, 138 bytes out +T ms";
+#C 127.0.0.1:PORT close: client closed its side (EOF); 52 bytes in, 120 bytes out +T ms";
     assert_eq!(got, want, "\n--- got ---\n{got}\n");
 }
 

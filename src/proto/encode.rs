@@ -1,5 +1,11 @@
 //! Writes a response head: status line, framing and connection fields from
-//! the decisions made elsewhere, `Date`, `Server`, then the handler's fields.
+//! the decisions made elsewhere, `Date`, then the handler's fields.
+//!
+//! No `Server` field: RFC 9110 §10.2.4 leaves it to the server, it tells a
+//! client nothing it acts on, and it names the software to anyone probing
+//! for it. Its 18 bytes were a fifth of the smallest response; dropping them
+//! made 16-deep pipelining 7% faster (bench/README.md). A handler that wants
+//! one adds it like any other field.
 
 use bytes::{BufMut, BytesMut};
 
@@ -101,7 +107,7 @@ pub fn write_head<'a>(
     }
     out.put_slice(b"Date: ");
     with_date(|d| out.put_slice(d));
-    out.put_slice(b"\r\nServer: barehttp\r\n");
+    out.put_slice(b"\r\n");
     match framing {
         ResponseBody::Length { len, .. } => {
             out.put_slice(b"Content-Length: ");
@@ -176,7 +182,7 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with(
-            " GMT\r\nServer: barehttp\r\nContent-Length: 12\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n"
+            " GMT\r\nContent-Length: 12\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n"
         ), "{text}");
     }
 
