@@ -65,6 +65,37 @@ fn every_malformed_request_gets_its_status_and_a_close() {
 }
 
 #[test]
+fn every_host_on_a_connection_is_checked_not_only_the_first() {
+    let server = start(config(None));
+    // Each bad value follows good ones on the same connection: one of the
+    // same length differing in a byte, one longer, one empty then bad.
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "same length",
+            &["a.example:80", "a.example:80", "a.example:8x"],
+        ),
+        ("longer", &["a.example", "a.example u"]),
+        ("after empty", &["", "", "[::1"]),
+        (
+            "past the memo",
+            &[&"h".repeat(60), &format!("{}@", "h".repeat(60))],
+        ),
+    ];
+    for (what, hosts) in cases {
+        let mut request = Vec::new();
+        for host in *hosts {
+            request.extend_from_slice(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        }
+        let (replies, closed) = exchange(server.local_addr(), &request);
+        let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+        let mut want = vec![200; hosts.len() - 1];
+        want.push(400);
+        assert_eq!(statuses, want, "{what}");
+        assert!(closed, "{what}");
+    }
+}
+
+#[test]
 fn bare_lf_reason_suggests_crlf() {
     let server = start(config(None));
     let (reply, _) = one(server.local_addr(), b"GET / HTTP/1.1\nHost: a\n\n");

@@ -213,6 +213,7 @@ pub(crate) async fn serve(
         shutdown,
         served,
         batched: 0,
+        host: HostSeen::default(),
     };
     conn.run().await
 }
@@ -236,6 +237,8 @@ struct Connection {
     served: u64,
     /// Responses waiting in the write buffer.
     batched: usize,
+    /// The last `Host` value found valid on this connection.
+    host: HostSeen,
 }
 
 impl Connection {
@@ -374,7 +377,7 @@ impl Connection {
     /// Checking → Handling → Finishing → Writing, for one request.
     async fn respond(&mut self, mut req: Request) -> Flow {
         let head = req.head();
-        let checked = match check_request(head, &self.shared.config) {
+        let checked = match check_request(head, &self.shared.config, &mut self.host) {
             Ok(checked) => checked,
             Err(e) => {
                 Box::pin(self.reject(e, Some(req.head()))).await;
@@ -833,7 +836,11 @@ fn connection_keeps_alive(head: &RequestHead) -> bool {
 
 /// The checks a head must pass before anything routes it: method, target,
 /// `Host`, framing, body size and `Expect`.
-fn check_request(head: &RequestHead, config: &Config) -> Result<Checked, ProtoError> {
+fn check_request(
+    head: &RequestHead,
+    config: &Config,
+    seen: &mut HostSeen,
+) -> Result<Checked, ProtoError> {
     if head.method == Method::Connect {
         return Err(ProtoError::ConnectNotSupported);
     }
@@ -842,7 +849,7 @@ fn check_request(head: &RequestHead, config: &Config) -> Result<Checked, ProtoEr
     let mut hosts = head.values("host");
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => return Err(ProtoError::DuplicateHost),
-        (Some(host), None) => check_host(host)?,
+        (Some(host), None) => seen.check(host)?,
         (None, _) if head.version == Version::Http11 => return Err(ProtoError::MissingHost),
         (None, _) => {}
     }
@@ -885,6 +892,41 @@ fn check_request(head: &RequestHead, config: &Config) -> Result<Checked, ProtoEr
         asterisk,
         expect_continue,
     })
+}
+
+/// The last `Host` value a connection found valid. A client sends the same
+/// one on every request of a connection, so its check (a tenth of the
+/// instructions of a pipelined `GET /`) is made once; a value that differs
+/// in any byte is checked in full. Values longer than the memo always are.
+/// (It starts as the empty value, which is valid.)
+struct HostSeen {
+    len: u8,
+    bytes: [u8; HostSeen::MAX],
+}
+
+impl Default for HostSeen {
+    fn default() -> HostSeen {
+        HostSeen {
+            len: 0,
+            bytes: [0; HostSeen::MAX],
+        }
+    }
+}
+
+impl HostSeen {
+    const MAX: usize = 48;
+
+    fn check(&mut self, host: &[u8]) -> Result<(), ProtoError> {
+        if host.len() == usize::from(self.len) && host == &self.bytes[..host.len()] {
+            return Ok(());
+        }
+        check_host(host)?;
+        if host.len() <= Self::MAX {
+            self.bytes[..host.len()].copy_from_slice(host);
+            self.len = host.len() as u8;
+        }
+        Ok(())
+    }
 }
 
 /// Polls a handler's future and turns a panic into an error value, so one
