@@ -4,7 +4,8 @@
 # runs of batches of pipelined requests on one connection and reports the
 # difference per request, so start-up and shut-down cancel out.
 #
-#   bench/instructions.sh [BINARY ...]      (default: target/release/barehttp)
+#   bench/instructions.sh [BINARY ...]      (default: target/release/barehttp,
+#                                            built first)
 #
 # PATH_TO (default /) is the path requested; DEPTH (default 16) the requests
 # per batch, 1 for one request per round trip as a keep-alive client sends
@@ -15,7 +16,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-[ $# -gt 0 ] || set -- target/release/barehttp
+if [ $# -eq 0 ]; then
+  # Built here: the binary `cargo test --release` leaves has tokio's
+  # `test-util`, whose clock reads cost more (see run.sh).
+  cargo build --release --quiet --bin barehttp
+  set -- target/release/barehttp
+fi
 path=${PATH_TO:-/}
 batches=${BATCHES:-1000}
 depth=${DEPTH:-16}

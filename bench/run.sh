@@ -17,7 +17,8 @@
 #   PORT_BASE=18080   barehttp on PORT_BASE, nginx +1, hyper +2, lighttpd +3,
 #                     may_minihttp +4, epoll +5, h2o +6, python +7 (127.0.0.1)
 #   SERVER_CPU=0 CLIENT_CPU=1   taskset cores of the servers and of wrk
-#   SKIP_BUILD=1      use the binaries already built
+#   SKIP_BUILD=1      use the peers' binaries already built (barehttp is
+#                     always built: see below)
 #   KEEP_TMP=1        keep the temp dir (data, server logs, raw records)
 #   RESULTS_DIR=bench/results
 set -euo pipefail
@@ -137,12 +138,17 @@ MAY_DIR=$BENCH_DIR/peers/may-minihttp-peer
 MAY_BIN=$MAY_DIR/target/release/may-minihttp-peer
 EPOLL_SRC=$BENCH_DIR/peers/epoll-peer/epoll.c
 PYTHON_BIN=$(python3 -c 'import sys; print(sys.executable)') # not a version-manager shim
+# barehttp is built even with SKIP_BUILD=1 (a no-op when it is current):
+# `cargo test --release` leaves in target/release a binary built with the
+# dev-dependencies' features, tokio's `test-util` among them, whose clock
+# reads take a lock (about 280 more instructions per keep-alive request).
+if selected barehttp; then
+    command -v cargo >/dev/null || die "cargo not found"
+    log "bench: cargo build --release (barehttp)"
+    (cd "$ROOT" && cargo build --release --quiet --bin barehttp)
+fi
 if [[ "$SKIP_BUILD" != 1 ]]; then
     command -v cargo >/dev/null || die "cargo not found"
-    if selected barehttp; then
-        log "bench: cargo build --release (barehttp)"
-        (cd "$ROOT" && cargo build --release --quiet --bin barehttp)
-    fi
     if selected hyper; then
         log "bench: cargo build --release (hyper peer)"
         (cd "$HYPER_DIR" && cargo build --release --quiet --target-dir "$HYPER_DIR/target")
