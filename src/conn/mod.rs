@@ -895,9 +895,10 @@ fn check_request(
 }
 
 /// The last `Host` value a connection found valid. A client sends the same
-/// one on every request of a connection, so its check (a tenth of the
-/// instructions of a pipelined `GET /`) is made once; a value that differs
-/// in any byte is checked in full. Values longer than the memo always are.
+/// one on every request of a connection, so its check (about 130
+/// instructions for `127.0.0.1:4221`, a twentieth of a pipelined `GET /`)
+/// is made once; a value that differs in any byte is checked in full.
+/// Values longer than the memo always are.
 /// (It starts as the empty value, which is valid.)
 struct HostSeen {
     len: u8,
