@@ -187,7 +187,7 @@ pub fn find_non_visible(s: &[u8]) -> Option<usize> {
 
 /// True when every byte of `s` is a tchar and there is at least one.
 pub fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| TCHAR[b as usize])
+    !s.is_empty() && run_in(&TCHAR, s) == s.len()
 }
 
 /// Trims optional whitespace (`OWS = *( SP / HTAB )`) from both ends.
