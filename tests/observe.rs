@@ -468,3 +468,51 @@ fn a_pipelined_batch_is_read_whole_and_answered_in_one_write() {
         "one write per batch"
     );
 }
+
+#[test]
+fn a_large_upload_is_read_in_large_pieces() {
+    // A body arriving faster than it is read gets more room on each read
+    // that fills what it had, up to 256 KiB. The head's 2 KiB buffer
+    // must not be reused for it: a 512 MiB upload once took 265 000 reads
+    // of 2 KiB and a write to the file for each.
+    let dir = Scratch::new("bigupload");
+    let trace = dir.path().join("trace.jsonl");
+    let root = dir.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let (child, addr) = spawn(&[
+        "--quiet",
+        "--directory",
+        root.to_str().unwrap(),
+        "--trace-file",
+        trace.to_str().unwrap(),
+    ]);
+    let body: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    let mut s = connect(addr);
+    let head = format!(
+        "POST /files/big.bin HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let reply = read_replies(&mut s, 1, &[]).remove(0);
+    assert_eq!(reply.status, 201);
+    drop(s);
+    std::thread::sleep(Duration::from_millis(200));
+    stop(child);
+    assert!(std::fs::read(root.join("big.bin")).unwrap() == body);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let reads: Vec<usize> = text
+        .lines()
+        .filter(|l| json_field(l, "event") == Some("recv"))
+        .filter_map(|l| json_field(l, "len")?.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .collect();
+    assert_eq!(reads.iter().sum::<usize>(), head.len() + body.len());
+    // 4 MiB in reads of 16 KiB would take 256; of 2 KiB, 2 048.
+    assert!(
+        reads.len() < 256,
+        "{} reads, the largest {:?}",
+        reads.len(),
+        reads.iter().max()
+    );
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::time::Instant;
 
-use super::io::Io;
+use super::io::{BODY_READ_MAX, Io};
 use crate::error::ProtoError;
 use crate::proto::chunked::{Chunk, ChunkedDecoder, ChunkedLimits};
 use crate::proto::framing::RequestBody;
@@ -35,7 +35,15 @@ pub(crate) struct BodyReader {
     pub continue_pending: bool,
     /// Hand out the bytes as received, chunk framing included.
     raw: bool,
+    /// Room asked for by the next read: doubled, up to
+    /// [`BODY_READ_MAX`], each time a read fills it. A slow client keeps
+    /// a small buffer; a fast upload is read in few large pieces.
+    read_size: usize,
 }
+
+/// Room for a body's first read: small, so that thousands of clients
+/// sending bodies slowly hold little memory.
+const BODY_READ_FIRST: usize = 4 * 1024;
 
 impl BodyReader {
     pub fn new(
@@ -56,6 +64,7 @@ impl BodyReader {
             timeout,
             continue_pending: false,
             raw: false,
+            read_size: BODY_READ_FIRST,
         }
     }
 
@@ -94,9 +103,16 @@ impl BodyReader {
                 self.continue_pending = false;
                 io.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             }
-            match io.read_more(Instant::now() + self.timeout).await {
-                Ok(0) => return self.fail(ProtoError::IncompleteBody),
-                Ok(_) => {}
+            match io
+                .read_body(Instant::now() + self.timeout, self.read_size)
+                .await
+            {
+                Ok((0, _)) => return self.fail(ProtoError::IncompleteBody),
+                Ok((_, filled)) => {
+                    if filled {
+                        self.read_size = (self.read_size * 2).min(BODY_READ_MAX);
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                     return self.fail(ProtoError::BodyTimeout);
                 }
