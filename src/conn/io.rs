@@ -158,11 +158,11 @@ impl Io {
         read
     }
 
-    /// Flushes pending output, then reads more body before `deadline` into
-    /// at least `want` bytes of room. Returns what was read and whether it
-    /// filled the room: a body arriving faster than it is read, which may
-    /// be given more room next time. `Ok((0, _))` means the peer closed its
-    /// side.
+    /// Flushes pending output, then reads at most `want` more bytes of body
+    /// before `deadline`, into a buffer with room for them. Returns what was
+    /// read and whether it was all of `want`: a body arriving faster than it
+    /// is read, which may be given more next time. `Ok((0, _))` means the
+    /// peer closed its side.
     ///
     /// Not [`Io::read_more`]: its room is sized for heads, and once a
     /// handler has let go of the pieces it was given, it takes back the
@@ -189,7 +189,7 @@ impl Io {
 
     /// Makes room in the read buffer for the next read; returns where the
     /// new bytes will start. Below a quarter of `FIRST_READ` the buffer
-    /// grows (to `READ_CHUNK` at least, for bodies and large heads). Below
+    /// grows (to `READ_CHUNK` at least, for large heads). Below
     /// `FIRST_READ` the room in front of what is left is taken back, which
     /// allocates nothing and leaves a connection of one request with its
     /// small buffer; without it, a pipelined batch that came in one
