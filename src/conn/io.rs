@@ -30,10 +30,6 @@ const READ_CHUNK: usize = 16 * 1024;
 /// The most a body read asks for at once (see [`Io::read_body`]).
 pub const BODY_READ_MAX: usize = 256 * 1024;
 
-/// A read buffer larger than this, grown by a body, is replaced by a small
-/// one before the next head is read.
-const KEEP_READ: usize = 4 * READ_CHUNK;
-
 /// The write buffer's first size: a response head and a small body.
 const FIRST_WRITE: usize = 512;
 
@@ -59,6 +55,9 @@ pub struct Io {
     idle_timer: Option<Pin<Box<Sleep>>>,
     /// When the last read returned: every byte in `rbuf` had arrived by then.
     pub arrived: Tick,
+    /// `rbuf` may be larger than heads need: a body's reads grew it. It is
+    /// replaced before the next head is read (see [`Io::make_room`]).
+    body_sized: bool,
 }
 
 /// How far a connection's writes have gone (see [`Io::before_write`]).
@@ -89,6 +88,7 @@ impl Io {
             writes: Writes::None,
             idle_timer: None,
             arrived: Tick::UNKNOWN,
+            body_sized: false,
         }
     }
 
@@ -178,6 +178,7 @@ impl Io {
                 self.rbuf.reserve(want);
             }
         }
+        self.body_sized |= self.rbuf.capacity() > READ_CHUNK;
         let before = self.rbuf.len();
         let mut limited = (&mut self.stream).take(want as u64);
         let read = timeout_at(deadline, limited.read_buf(&mut self.rbuf))
@@ -194,8 +195,18 @@ impl Io {
     /// allocates nothing and leaves a connection of one request with its
     /// small buffer; without it, a pipelined batch that came in one
     /// segment was sometimes read in two and answered in two writes (3%
-    /// more segments each way under 16-deep pipelining).
+    /// more segments each way under 16-deep pipelining). A buffer a body
+    /// grew is first swapped for a small one.
     fn make_room(&mut self) -> usize {
+        if self.body_sized && self.rbuf.len() < FIRST_READ {
+            // A body's reads grew the buffer (see `read_body`): the next
+            // requests get a small one again rather than keep the large
+            // one for the rest of the connection.
+            let mut small = BytesMut::with_capacity(FIRST_READ);
+            small.extend_from_slice(&self.rbuf);
+            self.rbuf = small;
+            self.body_sized = false;
+        }
         let room = self.rbuf.capacity() - self.rbuf.len();
         if self.rbuf.capacity() == 0 {
             self.rbuf.reserve(FIRST_READ);
@@ -204,13 +215,6 @@ impl Io {
         } else if room < FIRST_READ {
             // Fails, harmlessly, while a handler still holds bytes of it.
             let _ = self.rbuf.try_reclaim(FIRST_READ);
-        } else if self.rbuf.capacity() > KEEP_READ && self.rbuf.len() < FIRST_READ {
-            // A body grew the buffer (see `read_body`): the next requests
-            // get a small one again rather than keep the large one for
-            // the rest of the connection.
-            let mut small = BytesMut::with_capacity(FIRST_READ);
-            small.extend_from_slice(&self.rbuf);
-            self.rbuf = small;
         }
         self.rbuf.len()
     }
@@ -489,12 +493,54 @@ mod tests {
         assert!(io.rbuf.capacity() < FIRST_READ);
         assert_eq!(&held[..], &[batch.clone(), batch.clone()].concat()[..]);
 
-        // Almost no room left: the buffer grows, for bodies and long heads.
+        // Almost no room left: the buffer grows, for long heads.
         let rest = io.rbuf.capacity() - 100;
         io.rbuf.extend_from_slice(&vec![b'y'; rest]);
         drop(io.rbuf.split_to(rest));
         io.make_room();
         assert!(io.rbuf.capacity() >= READ_CHUNK);
+    }
+
+    /// A body read takes at most what it asks for, into a buffer no larger
+    /// than the most a body read asks, and says when it got all it asked;
+    /// the large buffer it leaves is swapped for a small one, its bytes
+    /// kept, before the next head is read.
+    #[tokio::test]
+    async fn body_reads_take_what_they_ask_and_leave_no_large_buffer() {
+        let (mut io, mut client) = pair().await;
+        let body = vec![b'b'; 300 * 1024];
+        let head = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+        let sent = [&body[..], &head[..]].concat();
+        let writer = tokio::spawn(async move {
+            client.write_all(&sent).await.unwrap();
+            client
+        });
+        let deadline = Instant::now() + LONG;
+        let (mut left, mut want, mut grew) = (body.len(), 4096, 0);
+        while left > 0 {
+            let (n, all) = io.read_body(deadline, want).await.unwrap();
+            assert!(n > 0 && n <= want, "{n} bytes for {want} asked");
+            assert_eq!(all, n == want);
+            assert!(io.rbuf.capacity() <= BODY_READ_MAX);
+            let piece = io.rbuf.split_to(left.min(io.rbuf.len())).freeze();
+            assert!(piece.iter().all(|&b| b == b'b'));
+            left -= piece.len();
+            if all && want < BODY_READ_MAX {
+                want *= 2;
+                grew += 1;
+            }
+        }
+        assert!(grew >= 2, "a body sent at once is read in growing pieces");
+        let _client = writer.await.unwrap();
+        // Whatever of the head the last read took stays, in a small buffer.
+        let before = io.rbuf.clone();
+        io.make_room();
+        assert!(io.rbuf.capacity() < READ_CHUNK, "a small buffer again");
+        assert_eq!(io.rbuf, before);
+        while io.rbuf.len() < head.len() {
+            assert!(io.read_more(deadline).await.unwrap() > 0);
+        }
+        assert_eq!(&io.rbuf[..], &head[..]);
     }
 
     /// A connection after one idle wait that bytes already there ended at
