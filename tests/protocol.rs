@@ -42,6 +42,21 @@ const REJECTS: &[(&str, &[u8], u16)] = &[
     ("chunk size with 0x", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\nx\r\n0\r\n\r\n", 400),
     ("chunk without CRLF", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy0\r\n\r\n", 400),
     ("chunk size overflow", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\n", 400),
+    ("space after chunk size", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\nx\r\n0\r\n\r\n", 400),
+    ("space before chunk size", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n 1\r\nx\r\n0\r\n\r\n", 400),
+    ("signed chunk size", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n+1\r\nx\r\n0\r\n\r\n", 400),
+    ("unterminated quote in chunk extension", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a=\"b\r\nx\r\n0\r\n\r\n", 400),
+    ("control byte in chunk extension", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a\x01\r\nx\r\n0\r\n\r\n", 400),
+    ("chunk lines ended by bare LF", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\n0\n\n", 400),
+    ("space before colon in a trailer", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : y\r\n\r\n", 400),
+    ("obs-fold in a trailer", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n z\r\n\r\n", 400),
+    ("parameters on chunked", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;a=b\r\n\r\n0\r\n\r\n", 400),
+    ("empty Transfer-Encoding", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\n\r\n", 400),
+    ("vertical tab before chunked", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x0bchunked\r\n\r\n0\r\n\r\n", 400),
+    ("Content-Length with a sign", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\nx", 400),
+    ("empty Content-Length", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\n", 400),
+    ("DEL in value", b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\x7f2\r\n\r\n", 400),
+    ("empty field name", b"GET / HTTP/1.1\r\nHost: a\r\n: 1\r\n\r\n", 400),
     ("invalid percent escape", b"GET /echo/%zz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("raw byte >= 0x80 in target", b"GET /echo/\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("encoded NUL in path", b"GET /echo/a%00 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
@@ -93,6 +108,45 @@ fn every_host_on_a_connection_is_checked_not_only_the_first() {
         assert_eq!(statuses, want, "{what}");
         assert!(closed, "{what}");
     }
+}
+
+/// Framing the RFCs allow, each answered with the body decoded as sent:
+/// (what, request to `POST /`, body echoed).
+const ACCEPTS: &[(&str, &[u8], &[u8])] = &[
+    ("Content-Length with leading zeros", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0003\r\n\r\nabc", b"abc"),
+    ("equal Content-Lengths", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", b"abc"),
+    ("chunk size with leading zeros", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0003\r\nabc\r\n0\r\n\r\n", b"abc"),
+    ("upper-case hex and CHUNKED", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: CHUNKED\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n", b"0123456789"),
+    ("empty list elements around chunked", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,chunked,\r\n\r\n3\r\nabc\r\n0\r\n\r\n", b"abc"),
+    ("tab before chunked", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked \r\n\r\n3\r\nabc\r\n0\r\n\r\n", b"abc"),
+    ("chunk extensions, quoted and bare", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3 ;a=b;c=\"d e\"\r\nabc\r\n0;z\r\n\r\n", b"abc"),
+    ("last chunk 00 and trailers", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n00\r\nX-T: 1\r\nY-T: 2\r\n\r\n", b"abc"),
+];
+
+#[test]
+fn framing_the_rfcs_allow_is_decoded_as_sent() {
+    let server = start(config(None));
+    for (what, request, body) in ACCEPTS {
+        let mut s = connect(server.local_addr());
+        s.write_all(request).unwrap();
+        let reply = read_replies(&mut s, 1, &[]).remove(0);
+        assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+        assert_eq!(&reply.body[..], *body, "{what}");
+    }
+}
+
+#[test]
+fn a_trailer_never_frames_the_message() {
+    // A `Content-Length` in the trailer section is a trailer field like
+    // any other: the bytes after the chunked body are the next request.
+    let server = start(config(None));
+    let (replies, closed) = exchange(
+        server.local_addr(),
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 40\r\n\r\nGET /echo/next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    let bodies: Vec<String> = replies.iter().map(Reply::text).collect();
+    assert_eq!(bodies, ["abc", "next"]);
+    assert!(closed);
 }
 
 #[test]
