@@ -508,9 +508,11 @@ fn a_large_upload_is_read_in_large_pieces() {
         .filter(|&n: &usize| n > 0)
         .collect();
     assert_eq!(reads.iter().sum::<usize>(), head.len() + body.len());
-    // 4 MiB in reads of 16 KiB would take 256; of 2 KiB, 2 048.
+    // 4 MiB in reads of 8 KiB would take 512; of 2 KiB, 2 048. Reads
+    // that grow to 256 KiB take a few dozen, however the client's bytes
+    // happen to arrive.
     assert!(
-        reads.len() < 256,
+        reads.len() < 512,
         "{} reads, the largest {:?}",
         reads.len(),
         reads.iter().max()
