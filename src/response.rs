@@ -51,6 +51,11 @@ impl ChunkStream {
     pub async fn next(&mut self) -> Option<Bytes> {
         self.0.recv().await
     }
+
+    /// A chunk that is already waiting, without waiting for one.
+    pub fn ready(&mut self) -> Option<Bytes> {
+        self.0.try_recv().ok()
+    }
 }
 
 /// The sending end of a streamed body. Dropping it ends the body.

@@ -284,3 +284,41 @@ fn nothing_of_one_request_or_response_shows_in_the_next() {
     assert_eq!(dump.header("x-leak"), None);
     server.stop().unwrap();
 }
+
+#[test]
+fn chunks_already_waiting_leave_in_one_write() {
+    // A producer faster than the socket: the chunks waiting behind the
+    // one just received go out with it, instead of a write each.
+    let dir = Scratch::new("lib");
+    let trace = dir.path().join("trace.jsonl");
+    let mut config = Config::default();
+    config.addr = "127.0.0.1:0".parse().unwrap();
+    config.threads = 1;
+    config.trace_file = Some(trace.clone());
+    let router = Router::new().get("/burst/{n}", |req: Request| async move {
+        let n: usize = req.param("n").unwrap().parse().unwrap();
+        let (response, tx) = Response::stream("text/plain");
+        tokio::task::spawn_local(async move {
+            for i in 0..n {
+                if tx.send(format!("{i:04}\n")).await.is_err() {
+                    return;
+                }
+            }
+        });
+        response
+    });
+    let server = Server::bind(config, router).unwrap().spawn().unwrap();
+    let (reply, _) = one(
+        server.local_addr(),
+        b"GET /burst/400 HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    let want: String = (0..400).map(|i| format!("{i:04}\n")).collect();
+    assert_eq!(reply.text(), want, "every chunk, in order");
+    server.stop().unwrap();
+    let sends = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event\":\"send\""))
+        .count();
+    assert!(sends <= 200, "{sends} writes for 400 chunks");
+}

@@ -783,18 +783,31 @@ async fn send_ranges(
     Ok(())
 }
 
-/// A streamed body: each chunk is written as it comes, chunk-coded or raw.
+/// A streamed body: each chunk is written as it comes, chunk-coded or raw,
+/// together with the chunks already waiting behind it (up to
+/// [`COALESCE_LIMIT`] bytes in one write). Nothing waits for more chunks,
+/// so a slow producer's chunks each leave at once, and a fast one's leave
+/// a few to a write instead of one.
 async fn send_stream(
     io: &mut Io,
     mut stream: crate::response::ChunkStream,
     chunked: bool,
 ) -> std::io::Result<()> {
+    let put = |io: &mut Io, chunk: &[u8]| {
+        if chunked {
+            crate::proto::encode::write_chunk(&mut io.wbuf, chunk);
+        } else {
+            io.wbuf.extend_from_slice(chunk);
+        }
+    };
     io.flush().await?;
     while let Some(chunk) = stream.next().await {
-        if chunked {
-            crate::proto::encode::write_chunk(&mut io.wbuf, &chunk);
-        } else {
-            io.wbuf.extend_from_slice(&chunk);
+        put(io, &chunk);
+        while io.wbuf.len() < COALESCE_LIMIT {
+            match stream.ready() {
+                Some(chunk) => put(io, &chunk),
+                None => break,
+            }
         }
         io.flush().await?;
     }
