@@ -56,17 +56,8 @@ fn app(dir: std::path::PathBuf) -> Router {
             sync(|_req: Request| Response::redirect(308, "/api/count")),
         )
         .get("/stream/{n}", |req: Request| async move {
-            let n: usize = req.param("n").unwrap().parse().unwrap();
-            let (response, tx) = Response::stream("text/plain");
-            tokio::task::spawn_local(async move {
-                for i in 0..n {
-                    if tx.send(format!("part {i}\n")).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            });
-            response
+            let n = req.param("n").unwrap().parse().unwrap();
+            streamed(n, Some(Duration::from_millis(5)), |i| format!("part {i}\n"))
         })
         .post("/save/{name}", |mut req: Request| async move {
             let dir = req.state::<std::path::PathBuf>().unwrap().clone();
@@ -76,6 +67,23 @@ fn app(dir: std::path::PathBuf) -> Router {
                 Err(e) => e.into(),
             }
         })
+}
+
+/// A streamed body of `n` lines, produced with `pause` between them (or as
+/// fast as they are taken).
+fn streamed(n: usize, pause: Option<Duration>, line: fn(usize) -> String) -> Response {
+    let (response, tx) = Response::stream("text/plain");
+    tokio::task::spawn_local(async move {
+        for i in 0..n {
+            if tx.send(line(i)).await.is_err() {
+                return;
+            }
+            if let Some(pause) = pause {
+                tokio::time::sleep(pause).await;
+            }
+        }
+    });
+    response
 }
 
 fn serve(dir: &Scratch) -> barehttp::RunningServer {
@@ -296,16 +304,8 @@ fn chunks_already_waiting_leave_in_one_write() {
     config.threads = 1;
     config.trace_file = Some(trace.clone());
     let router = Router::new().get("/burst/{n}", |req: Request| async move {
-        let n: usize = req.param("n").unwrap().parse().unwrap();
-        let (response, tx) = Response::stream("text/plain");
-        tokio::task::spawn_local(async move {
-            for i in 0..n {
-                if tx.send(format!("{i:04}\n")).await.is_err() {
-                    return;
-                }
-            }
-        });
-        response
+        let n = req.param("n").unwrap().parse().unwrap();
+        streamed(n, None, |i| format!("{i:04}\n"))
     });
     let server = Server::bind(config, router).unwrap().spawn().unwrap();
     let (reply, _) = one(
