@@ -233,6 +233,8 @@ impl Response {
 
     /// `200 OK` whose body is produced while it is sent: send chunks on the
     /// returned sender (from a spawned task) and drop it to end the body.
+    /// Each chunk is written as soon as it is received, together with any
+    /// chunks already waiting behind it; none is held back for more.
     ///
     /// ```no_run
     /// use barehttp::{Request, Response};
