@@ -315,10 +315,6 @@ fn chunks_already_waiting_leave_in_one_write() {
     let want: String = (0..400).map(|i| format!("{i:04}\n")).collect();
     assert_eq!(reply.text(), want, "every chunk, in order");
     server.stop().unwrap();
-    let sends = std::fs::read_to_string(&trace)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains("\"event\":\"send\""))
-        .count();
+    let sends = trace_sizes(&std::fs::read_to_string(&trace).unwrap(), "send").len();
     assert!(sends <= 200, "{sends} writes for 400 chunks");
 }

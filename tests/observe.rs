@@ -172,16 +172,6 @@ fn unbase64(s: &str) -> Vec<u8> {
     out
 }
 
-fn json_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!("\"{name}\":");
-    let start = line.find(&key)? + key.len();
-    let rest = &line[start..];
-    Some(match rest.strip_prefix('"') {
-        Some(quoted) => &quoted[..quoted.find('"')?],
-        None => &rest[..rest.find([',', '}'])?],
-    })
-}
-
 #[test]
 fn json_trace_lines_parse_back_to_the_exact_bytes() {
     let dir = Scratch::new("jsontrace");
@@ -454,16 +444,9 @@ fn a_pipelined_batch_is_read_whole_and_answered_in_one_write() {
     std::thread::sleep(Duration::from_millis(200));
     stop(child);
     let text = std::fs::read_to_string(&path).unwrap();
-    let event_sizes = |event: &str| -> Vec<usize> {
-        text.lines()
-            .filter(|l| json_field(l, "event") == Some(event))
-            .filter_map(|l| json_field(l, "len")?.parse().ok())
-            .filter(|&n| n > 0)
-            .collect()
-    };
-    assert_eq!(event_sizes("recv"), sizes, "one read per batch");
+    assert_eq!(trace_sizes(&text, "recv"), sizes, "one read per batch");
     assert_eq!(
-        event_sizes("send").len(),
+        trace_sizes(&text, "send").len(),
         sizes.len(),
         "one write per batch"
     );
@@ -500,13 +483,7 @@ fn a_large_upload_is_read_in_large_pieces() {
     std::thread::sleep(Duration::from_millis(200));
     stop(child);
     assert!(std::fs::read(root.join("big.bin")).unwrap() == body);
-    let text = std::fs::read_to_string(&trace).unwrap();
-    let reads: Vec<usize> = text
-        .lines()
-        .filter(|l| json_field(l, "event") == Some("recv"))
-        .filter_map(|l| json_field(l, "len")?.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .collect();
+    let reads = trace_sizes(&std::fs::read_to_string(&trace).unwrap(), "recv");
     assert_eq!(reads.iter().sum::<usize>(), head.len() + body.len());
     // 4 MiB in reads of 8 KiB would take 512; of 2 KiB, 2 048. Reads
     // that grow to 256 KiB take a few dozen, however the client's bytes

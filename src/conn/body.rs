@@ -107,12 +107,12 @@ impl BodyReader {
                 .read_body(Instant::now() + self.timeout, self.read_size)
                 .await
             {
-                Ok((0, _)) => return self.fail(ProtoError::IncompleteBody),
-                Ok((_, filled)) => {
-                    if filled {
-                        self.read_size = (self.read_size * 2).min(BODY_READ_MAX);
-                    }
+                Ok(0) => return self.fail(ProtoError::IncompleteBody),
+                // All it asked for: the body comes faster than it is read.
+                Ok(n) if n == self.read_size => {
+                    self.read_size = (self.read_size * 2).min(BODY_READ_MAX);
                 }
+                Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                     return self.fail(ProtoError::BodyTimeout);
                 }

@@ -159,16 +159,14 @@ impl Io {
     }
 
     /// Flushes pending output, then reads at most `want` more bytes of body
-    /// before `deadline`, into a buffer with room for them. Returns what was
-    /// read and whether it was all of `want`: a body arriving faster than it
-    /// is read, which may be given more next time. `Ok((0, _))` means the
-    /// peer closed its side.
+    /// before `deadline`, into a buffer with room for them. `Ok(0)` means
+    /// the peer closed its side.
     ///
     /// Not [`Io::read_more`]: its room is sized for heads, and once a
     /// handler has let go of the pieces it was given, it takes back the
     /// same 2 KiB again and again: a 512 MiB upload took 265 000 reads and
     /// as many writes to its file, at 62 MB/s.
-    pub async fn read_body(&mut self, deadline: Instant, want: usize) -> io::Result<(usize, bool)> {
+    pub async fn read_body(&mut self, deadline: Instant, want: usize) -> io::Result<usize> {
         self.flush().await?;
         if self.rbuf.capacity() - self.rbuf.len() < want && !self.rbuf.try_reclaim(want) {
             if self.rbuf.is_empty() {
@@ -185,7 +183,7 @@ impl Io {
             .await
             .map_err(|_| timed_out())?;
         self.after_read(before, &read);
-        read.map(|n| (n, n == want))
+        read
     }
 
     /// Makes room in the read buffer for the next read; returns where the
@@ -502,8 +500,7 @@ mod tests {
     }
 
     /// A body read takes at most what it asks for, into a buffer no larger
-    /// than the most a body read asks, and says when it got all it asked;
-    /// the large buffer it leaves is swapped for a small one, its bytes
+    /// than the most a body read asks; the large buffer it leaves is swapped for a small one, its bytes
     /// kept, before the next head is read.
     #[tokio::test]
     async fn body_reads_take_what_they_ask_and_leave_no_large_buffer() {
@@ -518,14 +515,13 @@ mod tests {
         let deadline = Instant::now() + LONG;
         let (mut left, mut want, mut grew) = (body.len(), 4096, 0);
         while left > 0 {
-            let (n, all) = io.read_body(deadline, want).await.unwrap();
+            let n = io.read_body(deadline, want).await.unwrap();
             assert!(n > 0 && n <= want, "{n} bytes for {want} asked");
-            assert_eq!(all, n == want);
             assert!(io.rbuf.capacity() <= BODY_READ_MAX);
             let piece = io.rbuf.split_to(left.min(io.rbuf.len())).freeze();
             assert!(piece.iter().all(|&b| b == b'b'));
             left -= piece.len();
-            if all && want < BODY_READ_MAX {
+            if n == want && want < BODY_READ_MAX {
                 want *= 2;
                 grew += 1;
             }

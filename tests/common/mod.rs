@@ -384,3 +384,26 @@ pub fn ask(addr: SocketAddr, request: &[u8]) -> Reply {
         .pop()
         .unwrap()
 }
+
+/// The value of `name` in one line of JSON that the server wrote (a trace
+/// event or an access-log entry): a string's text or a number's digits.
+pub fn json_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("\"{name}\":");
+    let start = line.find(&key)? + key.len();
+    let rest = &line[start..];
+    Some(match rest.strip_prefix('"') {
+        Some(quoted) => &quoted[..quoted.find('"')?],
+        None => &rest[..rest.find([',', '}'])?],
+    })
+}
+
+/// The sizes of the non-empty reads (`recv`) or writes (`send`) in a JSON
+/// lines trace, in order.
+pub fn trace_sizes(trace: &str, event: &str) -> Vec<usize> {
+    trace
+        .lines()
+        .filter(|l| json_field(l, "event") == Some(event))
+        .filter_map(|l| json_field(l, "len")?.parse().ok())
+        .filter(|&n| n > 0)
+        .collect()
+}
