@@ -333,6 +333,52 @@ fn byte_ranges() {
     );
 }
 
+#[test]
+fn a_large_file_and_its_ranges_arrive_whole() {
+    // A file sent with `sendfile` leaves in more than one call past its
+    // first 256 KiB; every byte depends on its position, so a piece sent
+    // from the wrong offset shows.
+    let (server, dir) = start_files(|_| {});
+    let mut x = 0x9e37_79b9u32;
+    let data: Vec<u8> = (0..(1 << 20) + 1234)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let len = data.len();
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let mut s = connect(server.local_addr());
+    s.write_all(
+        b"GET /files/big.bin HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /files/big.bin HTTP/1.1\r\nHost: a\r\nRange: bytes=1000-700000\r\n\r\n\
+          GET /files/big.bin HTTP/1.1\r\nHost: a\r\nRange: bytes=0-300000,500000-\r\n\r\n",
+    )
+    .unwrap();
+    let replies = read_replies(&mut s, 3, &[]);
+    assert_eq!(replies.len(), 3);
+    assert_eq!(replies[0].status, 200);
+    assert!(replies[0].body == data, "whole file differs");
+    assert_eq!(replies[1].status, 206);
+    assert_eq!(
+        replies[1].header("content-range"),
+        Some(format!("bytes 1000-700000/{len}").as_str())
+    );
+    assert!(replies[1].body == data[1000..=700000], "range differs");
+    let parts = &replies[2];
+    assert_eq!(parts.status, 206);
+    for (first, last) in [(0, 300_000), (500_000, len - 1)] {
+        let head = format!("Content-Range: bytes {first}-{last}/{len}\r\n\r\n");
+        let at = find(&parts.body, head.as_bytes()).expect("part head") + head.len();
+        assert!(
+            parts.body[at..at + last + 1 - first] == data[first..=last],
+            "part {first}-{last} differs"
+        );
+    }
+}
+
 fn gunzip(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(data)

@@ -37,6 +37,9 @@ const FIRST_WRITE: usize = 512;
 /// in one write; longer ones are written straight from their own buffer.
 pub const COALESCE_LIMIT: usize = 32 * 1024;
 
+/// How much of a file [`Io::send_file`] sends while the socket is corked.
+const CORKED_FILE_PIECE: u64 = 256 * 1024;
+
 /// A socket and its buffers.
 #[derive(Debug)]
 pub struct Io {
@@ -284,18 +287,29 @@ impl Io {
     /// Flushes, then sends `len` bytes of `file` from `offset` with
     /// `sendfile(2)`: the bytes go from the page cache to the socket.
     ///
-    /// The socket is corked meanwhile (`TCP_CORK`), so the head and the
-    /// file leave in full segments: measured here, 1 MiB responses went
-    /// from 2.0 to 3.7 GB/s.
+    /// The socket is corked (`TCP_CORK`) while the head and the first
+    /// [`CORKED_FILE_PIECE`] bytes go, so they leave in full segments
+    /// rather than the head in a small one of its own: measured here, 1 MiB
+    /// responses went from 2.0 to 3.7 GB/s. The rest is sent uncorked. Kept
+    /// corked through a whole 1 MiB `sendfile`, the server's CPU per
+    /// response doubled in about half of the runs (wrk at 64 connections:
+    /// 2.9–4.6k responses/s, against 4.2–4.6k uncorked after the first
+    /// piece).
     pub async fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<()> {
+        let first = len.min(CORKED_FILE_PIECE);
         let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, true);
-        let result = self.send_file_corked(file, offset, len).await;
+        let result = self.send_file_range(file, offset, first).await;
         // Uncorking pushes out whatever is left at once.
         let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, false);
-        result
+        result?;
+        if first < len {
+            self.send_file_range(file, offset + first, len - first)
+                .await?;
+        }
+        Ok(())
     }
 
-    async fn send_file_corked(&mut self, file: &File, mut offset: u64, len: u64) -> io::Result<()> {
+    async fn send_file_range(&mut self, file: &File, mut offset: u64, len: u64) -> io::Result<()> {
         self.flush().await?;
         let end = offset + len;
         while offset < end {
