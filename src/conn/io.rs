@@ -292,9 +292,8 @@ impl Io {
     /// rather than the head in a small one of its own: measured here, 1 MiB
     /// responses went from 2.0 to 3.7 GB/s. The rest is sent uncorked. Kept
     /// corked through a whole 1 MiB `sendfile`, the server's CPU per
-    /// response doubled in about half of the runs (wrk at 64 connections:
-    /// 2.9–4.6k responses/s, against 4.2–4.6k uncorked after the first
-    /// piece).
+    /// response doubled in about half of the runs, with as many segments
+    /// sent (`bench/README.md`).
     pub async fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<()> {
         let first = len.min(CORKED_FILE_PIECE);
         let _ = rustix::net::sockopt::set_tcp_cork(&self.stream, true);
