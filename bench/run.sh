@@ -6,7 +6,7 @@
 #
 # Environment:
 #   DURATION=5        seconds per timed wrk run
-#   RUNS=3            timed runs per scenario and server (the median is kept)
+#   RUNS=5            timed runs per scenario and server (the median is kept)
 #   WARMUP=$DURATION  seconds of the one warm-up run per scenario and server
 #   SCENARIOS="..."   subset, space or comma separated (default: all, in order)
 #                     plaintext pipeline echo static-1k static-1m gzip-64k idle close
@@ -27,7 +27,7 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 
 DURATION=${DURATION:-5}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-$DURATION}
 CONNS=${CONNS:-64}
 IDLE_CONNS=${IDLE_CONNS:-5000}
