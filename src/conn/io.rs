@@ -513,8 +513,9 @@ mod tests {
     }
 
     /// A body read takes at most what it asks for, into a buffer no larger
-    /// than the most a body read asks; the large buffer it leaves is swapped for a small one, its bytes
-    /// kept, before the next head is read.
+    /// than the most a body read asks. The large buffer it leaves is
+    /// swapped for a small one, its bytes kept, before the next head is
+    /// read.
     #[tokio::test]
     async fn body_reads_take_what_they_ask_and_leave_no_large_buffer() {
         let (mut io, mut client) = pair().await;
