@@ -21,6 +21,9 @@ pub(crate) struct Tick {
 
 thread_local! {
     static CLOCK: Cell<Tick> = const { Cell::new(Tick::UNKNOWN) };
+    /// When this thread last changed a file it serves (see
+    /// [`Tick::files_changed`]).
+    static CHANGED: Cell<Tick> = const { Cell::new(Tick::UNKNOWN) };
 }
 
 impl Tick {
@@ -49,6 +52,29 @@ impl Tick {
     pub(crate) fn follows(self, arrival: Tick) -> bool {
         self.thread != 0 && self.thread == arrival.thread && self.count > arrival.count
     }
+
+    /// Counts a change this thread has just made to the files it serves
+    /// (an upload put in place, a file deleted). A check made before it
+    /// looked at the files as they were, so it may not serve a request
+    /// answered after it, even one that arrived earlier: a request
+    /// pipelined behind an upload on the same connection must see the
+    /// upload.
+    pub(crate) fn files_changed() {
+        let tick = Tick::next();
+        CHANGED.with(|changed| changed.set(tick));
+    }
+
+    /// What a check must follow to serve a request that arrived at `self`:
+    /// `self`, or this thread's last change to its files if that came
+    /// later.
+    pub(crate) fn or_later_change(self) -> Tick {
+        let changed = CHANGED.with(Cell::get);
+        if changed.thread == self.thread && changed.count > self.count {
+            changed
+        } else {
+            self
+        }
+    }
 }
 
 #[cfg(test)]
@@ -74,5 +100,19 @@ mod tests {
         assert!(elsewhere.1.follows(elsewhere.0));
         assert!(!Tick::next().follows(elsewhere.0), "another thread's read");
         assert!(!elsewhere.1.follows(first), "another thread's check");
+    }
+
+    #[test]
+    fn a_change_to_the_files_outdates_the_checks_before_it() {
+        let arrival = Tick::next();
+        let check = Tick::next();
+        assert_eq!(arrival.or_later_change(), arrival, "no change yet");
+        Tick::files_changed();
+        let since = arrival.or_later_change();
+        assert!(!check.follows(since), "the check came before the change");
+        assert!(Tick::next().follows(since), "a check after it serves");
+        let later = Tick::next();
+        assert_eq!(later.or_later_change(), later, "a read after the change");
+        assert_eq!(Tick::UNKNOWN.or_later_change(), Tick::UNKNOWN);
     }
 }

@@ -324,3 +324,43 @@ fn stale_temporary_files_are_cleaned_at_start() {
             .is_none()
     );
 }
+
+/// A small file is kept in memory and one look at the disk serves every
+/// request read before it; an upload or a delete made by the server
+/// itself must still show to the requests pipelined behind it.
+#[test]
+fn requests_pipelined_behind_an_upload_or_a_delete_see_it() {
+    let dir = Scratch::new("pipelined-change");
+    let mut cfg = config(Some(dir.path()));
+    cfg.threads = 1;
+    let server = start(cfg.validate().unwrap());
+    std::fs::write(dir.path().join("p.txt"), b"OLD-CONTENT\n").unwrap();
+    // Files changed in the last two seconds are not kept.
+    std::thread::sleep(Duration::from_millis(2100));
+    let get = b"GET /files/p.txt HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut s = connect(server.local_addr());
+    for _ in 0..2 {
+        s.write_all(get).unwrap();
+        let r = read_replies(&mut s, 1, &[false]).pop().unwrap();
+        assert_eq!((r.status, &r.body[..]), (200, &b"OLD-CONTENT\n"[..]));
+    }
+    let mut batch = get.to_vec();
+    batch.extend_from_slice(
+        b"PUT /files/p.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\nNEW-CONTENT\n",
+    );
+    batch.extend_from_slice(get);
+    batch.extend_from_slice(b"DELETE /files/p.txt HTTP/1.1\r\nHost: a\r\n\r\n");
+    batch.extend_from_slice(get);
+    s.write_all(&batch).unwrap();
+    let replies = read_replies(&mut s, 5, &[false; 5]);
+    let got: Vec<(u16, &[u8])> = replies.iter().map(|r| (r.status, &r.body[..])).collect();
+    assert_eq!(got[0], (200, &b"OLD-CONTENT\n"[..]));
+    assert_eq!(got[1].0, 204);
+    assert_eq!(
+        got[2],
+        (200, &b"NEW-CONTENT\n"[..]),
+        "the GET after the PUT"
+    );
+    assert_eq!(got[3].0, 204);
+    assert_eq!(got[4].0, 404, "the GET after the DELETE");
+}

@@ -17,12 +17,15 @@
 //! notes when it was last checked on the worker's clock ([`Tick`]), and a
 //! request read before that is answered without another look: the
 //! pipelined requests of one read, and the requests of every connection
-//! that read before the check. To make the latter common, a request that
-//! needs a check while checks of the entry have lately served other
-//! connections yields once ([`Lookup::Wait`]): the connections woken with
-//! it read their requests meanwhile, and the first to run again checks for
-//! all of them. While no check is shared, one request in [`PROBE_EVERY`]
-//! still waits, to notice when they would be.
+//! that read before the check. A check from before the worker's own last
+//! upload or delete serves nothing after it ([`Tick::files_changed`]): a
+//! request pipelined behind a `PUT` sees what was put. To make sharing
+//! checks among connections common, a request that needs a check while
+//! checks of the entry have lately served other connections yields once
+//! ([`Lookup::Wait`]): the connections woken with it read their requests
+//! meanwhile, and the first to run again checks for all of them. While no
+//! check is shared, one request in [`PROBE_EVERY`] still waits, to notice
+//! when they would be.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -172,6 +175,9 @@ pub fn lookup(
     if rel.is_empty() || rel.starts_with('/') {
         return Lookup::Miss;
     }
+    // A check from before this worker's own last upload or delete saw the
+    // files as they were then.
+    let arrived = arrived.or_later_change();
     CACHE.with(|cache| {
         let Cache {
             services,

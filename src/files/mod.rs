@@ -33,6 +33,7 @@ use tokio::io::AsyncWriteExt;
 use crate::conn::body::Body;
 use crate::error::ProtoError;
 use crate::response::Response;
+use crate::tick::Tick;
 
 /// Temporary upload files start with this, so they can be recognised,
 /// hidden and cleaned up.
@@ -248,7 +249,9 @@ impl FileRoot {
             FileError::Conflict(_) => FileError::NotFound,
             other => other,
         })?;
-        rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(map_errno)?;
+        let removed = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+        Tick::files_changed();
+        removed.map_err(map_errno)?;
         let _ = rustix::fs::fsync(&dir);
         Ok(())
     }
@@ -272,7 +275,9 @@ impl FileRoot {
         file.flush().await.map_err(io_to_file_error)?;
         file.sync_all().await.map_err(io_to_file_error)?;
         drop(file);
-        temp.persist(name, options.create_only)
+        let persisted = temp.persist(name, options.create_only);
+        Tick::files_changed();
+        persisted
     }
 }
 
