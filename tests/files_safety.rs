@@ -364,3 +364,38 @@ fn requests_pipelined_behind_an_upload_or_a_delete_see_it() {
     assert_eq!(got[3].0, 204);
     assert_eq!(got[4].0, 404, "the GET after the DELETE");
 }
+
+/// `x/` names a directory: a file `x` is not found there, and above all a
+/// `DELETE` of `x/` leaves it alone. A `PUT` with `Content-Range` would
+/// replace the whole file with the part, so it is refused.
+#[test]
+fn a_file_is_not_its_name_with_a_slash_and_uploads_are_never_partial() {
+    let (server, dir) = start_with_root();
+    let addr = server.local_addr();
+    std::fs::write(dir.path().join("f.txt"), b"0123456789").unwrap();
+    for request in [
+        "GET /files/f.txt/ HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET /files/f.txt/. HTTP/1.1\r\nHost: a\r\n\r\n",
+        "HEAD /files/f.txt/ HTTP/1.1\r\nHost: a\r\n\r\n",
+        "DELETE /files/f.txt/ HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        let (r, _) = one(addr, request.as_bytes());
+        assert_eq!(r.status, 404, "{request:?}");
+    }
+    let (r, _) = one(
+        addr,
+        b"PUT /files/f.txt HTTP/1.1\r\nHost: a\r\nContent-Range: bytes 0-2/10\r\nContent-Length: 3\r\n\r\nabc",
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("Content-Range"), "{}", r.text());
+    assert_eq!(
+        std::fs::read(dir.path().join("f.txt")).unwrap(),
+        b"0123456789"
+    );
+    // The plain forms still work.
+    let (r, _) = one(addr, b"GET /files/f.txt HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!((r.status, &r.body[..]), (200, &b"0123456789"[..]));
+    let (r, _) = one(addr, b"DELETE /files/f.txt HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(r.status, 204);
+    assert_eq!(dir.names(), Vec::<String>::new());
+}

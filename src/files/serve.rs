@@ -197,6 +197,9 @@ impl FileService {
             Err(e) => return e.into(),
         };
         match FileType::from_raw_mode(stat.st_mode) {
+            // `x/` names a directory; a file there is not `x/` (as opening
+            // it with the slash would say, `ENOTDIR`).
+            FileType::RegularFile if rel.ends_with('/') => FileError::NotFound.into(),
             FileType::RegularFile => self.file(req, rel, File::from(fd), &stat).await,
             FileType::Directory => self.directory(req, rel, fd).await,
             _ => FileError::Forbidden.into(),
@@ -421,6 +424,14 @@ impl FileService {
         if is_temp(&rel) {
             return FileError::Forbidden.into();
         }
+        // A partial PUT would replace the whole file with the part (RFC
+        // 9110 §14.5: answer 400 when partial PUT is not supported).
+        if req.header_values("content-range").next().is_some() {
+            return Response::error(
+                400,
+                "Content-Range on an upload: partial uploads are not supported",
+            );
+        }
         // Refused before the body is received: the file system could
         // never hold the name, and the rename at the end would fail.
         if rel.split('/').any(|name| name.len() > MAX_NAME_BYTES) {
@@ -460,6 +471,10 @@ impl FileService {
     pub fn delete(&self, req: &Request) -> Response {
         let rel = rel_path(req);
         if rel.is_empty() || is_temp(rel) {
+            return FileError::NotFound.into();
+        }
+        // `x/` names a directory (refused below); a file is not `x/`.
+        if rel.ends_with('/') && self.root.validators(rel).is_some() {
             return FileError::NotFound.into();
         }
         let current = self.root.validators(rel);
