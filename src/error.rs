@@ -70,6 +70,10 @@ pub enum ProtoError {
     TargetTooLong,
     /// The body is larger than `max_body_bytes`.
     BodyTooLarge,
+    /// The body is larger than its handler reads into memory
+    /// ([`crate::Body::read_to_end`]; `max_buffered_body_bytes` for the
+    /// tool's routes).
+    BodyTooLargeToBuffer,
     /// The body ended before its declared length.
     IncompleteBody,
     /// The client closed its side before the head ended.
@@ -93,7 +97,7 @@ impl ProtoError {
         match self {
             HeadTooLarge | TooManyFields | TrailersTooLarge => 431,
             TargetTooLong => 414,
-            BodyTooLarge => 413,
+            BodyTooLarge | BodyTooLargeToBuffer => 413,
             HeaderTimeout | BodyTimeout => 408,
             UnsupportedVersion => 505,
             UnsupportedTransferCoding | MethodNotImplemented | ConnectNotSupported => 501,
@@ -162,6 +166,9 @@ impl ProtoError {
             TooManyFields => "request has more header fields than allowed",
             TargetTooLong => "request-target is longer than allowed",
             BodyTooLarge => "body is larger than allowed (--max-body-bytes)",
+            BodyTooLargeToBuffer => {
+                "body is larger than this route reads into memory (--max-buffered-body-bytes)"
+            }
             IncompleteBody => "body ended before its declared length",
             IncompleteHead => "connection closed before the request head ended",
             HeaderTimeout => "request head not received in time (--header-timeout)",

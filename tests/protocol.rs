@@ -202,6 +202,51 @@ fn limits_answer_414_431_413() {
     assert_eq!(one(addr, fits).0.body, b"0123456789");
 }
 
+/// A chunk whose announced size takes the body over the limit is refused
+/// when its size line arrives, not after its data (or a timeout).
+#[test]
+fn a_chunk_announced_over_the_body_limit_is_413_at_once() {
+    let mut cfg = config(None);
+    cfg.max_body_bytes = 10;
+    let server = start(cfg);
+    for size in ["b", "ffff", "ffffffffffffffff"] {
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nabc"
+        );
+        let (replies, closed) = exchange(server.local_addr(), request.as_bytes());
+        assert_eq!(replies.len(), 1, "{size}");
+        assert_eq!((replies[0].status, closed), (413, true), "{size}");
+    }
+}
+
+/// A body over what a route reads into memory is refused like one over
+/// the body limit: 413 naming its own limit, `Connection: close`, and
+/// nothing after it is read as a request.
+#[test]
+fn a_body_over_the_buffered_limit_is_413_and_closes() {
+    let mut cfg = config(None);
+    cfg.max_buffered_body_bytes = 10;
+    cfg.max_body_bytes = 1000;
+    let server = start(cfg);
+    let after = "GET /echo/AFTER HTTP/1.1\r\nHost: a\r\n\r\n";
+    for body in [
+        "Content-Length: 11\r\n\r\naaaaaaaaaaa".to_string(),
+        "Transfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n".to_string(),
+    ] {
+        let request = format!("POST / HTTP/1.1\r\nHost: a\r\n{body}{after}");
+        let (replies, closed) = exchange(server.local_addr(), request.as_bytes());
+        assert_eq!(replies.len(), 1, "{body:?}: nothing after the 413");
+        assert_eq!(replies[0].status, 413, "{body:?}");
+        assert_eq!(replies[0].header("connection"), Some("close"), "{body:?}");
+        assert!(
+            replies[0].text().contains("--max-buffered-body-bytes"),
+            "{}",
+            replies[0].text()
+        );
+        assert!(closed, "{body:?}");
+    }
+}
+
 #[test]
 fn pipelined_requests_are_answered_in_order_in_one_read() {
     let server = start(config(None));

@@ -136,6 +136,11 @@ impl BodyReader {
             }
             Kind::Chunked(decoder) => match decoder.decode(rbuf) {
                 Err(e) => return Some(self.fail(e)),
+                // A chunk's size comes before its data: one that takes the
+                // body over the limit is refused when it is announced.
+                Ok(_) if self.received.saturating_add(decoder.announced()) > self.max => {
+                    return Some(self.fail(ProtoError::BodyTooLarge));
+                }
                 Ok(Chunk::NeedMore) if self.raw => return Some(Ok(Some(rbuf.split().freeze()))),
                 Ok(Chunk::NeedMore) => {
                     rbuf.clear();
@@ -149,7 +154,7 @@ impl BodyReader {
                 Ok(Chunk::Data { start, end }) => {
                     let mut piece = rbuf.split_to(end);
                     self.received += (end - start) as u64;
-                    if self.received > self.max {
+                    if self.received.saturating_add(decoder.announced()) > self.max {
                         return Some(self.fail(ProtoError::BodyTooLarge));
                     }
                     if !self.raw {
@@ -319,34 +324,45 @@ impl Body {
     }
 
     /// The whole body in memory; 413 if it is longer than `limit` bytes.
+    /// A body refused for its size is not read on: the connection closes
+    /// after the answer, as it does for a body over `max_body_bytes`.
     pub async fn read_to_end(&mut self, limit: usize) -> Result<Bytes, ProtoError> {
         if self.declared.is_some_and(|n| n > limit as u64) {
-            return Err(ProtoError::BodyTooLarge);
+            return Err(self.refuse(ProtoError::BodyTooLargeToBuffer));
         }
         let Some(first) = self.chunk().await? else {
             return Ok(Bytes::new());
         };
         let Some(second) = self.chunk().await? else {
-            return check_len(first, limit);
+            return self.within(first, limit);
         };
         let mut all = BytesMut::with_capacity(first.len() + second.len());
         all.extend_from_slice(&first);
         all.extend_from_slice(&second);
         while let Some(piece) = self.chunk().await? {
             if all.len() + piece.len() > limit {
-                return Err(ProtoError::BodyTooLarge);
+                return Err(self.refuse(ProtoError::BodyTooLargeToBuffer));
             }
             all.extend_from_slice(&piece);
         }
-        check_len(all.freeze(), limit)
+        self.within(all.freeze(), limit)
     }
-}
 
-fn check_len(body: Bytes, limit: usize) -> Result<Bytes, ProtoError> {
-    if body.len() > limit {
-        Err(ProtoError::BodyTooLarge)
-    } else {
-        Ok(body)
+    fn within(&mut self, body: Bytes, limit: usize) -> Result<Bytes, ProtoError> {
+        if body.len() > limit {
+            Err(self.refuse(ProtoError::BodyTooLargeToBuffer))
+        } else {
+            Ok(body)
+        }
+    }
+
+    /// Gives up on the rest of the body for `e`: nothing more is read and
+    /// the connection closes after the answer.
+    fn refuse(&mut self, e: ProtoError) -> ProtoError {
+        if let Some(lent) = &mut self.lent {
+            let _ = lent.reader.fail(e);
+        }
+        e
     }
 }
 

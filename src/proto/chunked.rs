@@ -110,6 +110,16 @@ impl ChunkedDecoder {
         self.state == State::Done
     }
 
+    /// Data bytes of the current chunk announced by its size line and not
+    /// yet decoded.
+    pub fn announced(&self) -> u64 {
+        if self.state == State::Data {
+            self.size
+        } else {
+            0
+        }
+    }
+
     /// Feeds `input`. Returns the first chunk data found, `NeedMore` when
     /// every byte was consumed without finding data, or `Done` at the end.
     pub fn decode(&mut self, input: &[u8]) -> Result<Chunk, ProtoError> {
@@ -186,7 +196,9 @@ impl ChunkedDecoder {
                 self.digits = 0;
                 self.ext_bytes = 0;
             }),
+            // The blank line counts only when it ends trailer fields.
             TrailerStart => match b {
+                b'\r' if self.trailer_bytes > 0 => self.trailer(EndLf),
                 b'\r' => Ok(EndLf),
                 b if TCHAR[b as usize] => self.trailer(TrailerName),
                 _ => Err(ProtoError::BadTrailer),
@@ -201,8 +213,16 @@ impl ChunkedDecoder {
                 b if FIELD_VALUE[b as usize] => self.trailer(TrailerValue),
                 _ => Err(ProtoError::BadTrailer),
             },
-            TrailerLf => expect(b, b'\n', TrailerStart, ProtoError::BadTrailer),
-            EndLf => expect(b, b'\n', Done, ProtoError::BadTrailer),
+            // Every byte of the trailer section counts, line ends too.
+            TrailerLf => expect(b, b'\n', TrailerStart, ProtoError::BadTrailer)
+                .and_then(|next| self.trailer(next)),
+            EndLf => expect(b, b'\n', Done, ProtoError::BadTrailer).and_then(|next| {
+                if self.trailer_bytes > 0 {
+                    self.trailer(next)
+                } else {
+                    Ok(next)
+                }
+            }),
             Data | Done => unreachable!("handled by decode"),
         }
     }
@@ -397,6 +417,14 @@ mod tests {
             decode_all(trailer, limits),
             Err(ProtoError::TrailersTooLarge)
         );
+        // The section counts whole, its last CRLF included: 8 bytes fit.
+        let fits = b"0\r\nX: a\r\n\r\n";
+        assert_eq!(
+            decode_all(fits, limits).unwrap(),
+            (vec![], Some(fits.len()))
+        );
+        let over = b"0\r\nX: ab\r\n\r\n";
+        assert_eq!(decode_all(over, limits), Err(ProtoError::TrailersTooLarge));
         let max = b"ffffffffffffffff\r\n";
         assert_eq!(decode_all(max, limits).unwrap(), (vec![], None));
     }
