@@ -845,3 +845,53 @@ fn a_large_upload_uses_no_more_memory_than_a_small_one() {
         "RSS {small} KiB after 5 KiB, {large} KiB after 1 GiB"
     );
 }
+
+/// A rewrite of the same length whose modification time is set back (as
+/// `cp -p` or `rsync -a` do) must still change the entity-tag and the
+/// compressed representation served.
+#[test]
+fn a_rewrite_with_its_old_modification_time_is_still_seen() {
+    let (server, dir) = start_files(|c| c.threads = 1);
+    let addr = server.local_addr();
+    let path = dir.path().join("app.js");
+    let old_time = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    let write = |head: &[u8]| {
+        let mut content = head.to_vec();
+        content.extend_from_slice(&text(4000));
+        std::fs::write(&path, &content).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old_time)
+            .unwrap();
+        content
+    };
+    let first = write(b"var version = 'AAAA';\n");
+    let r = get(addr, "/files/app.js", "Accept-Encoding: gzip\r\n");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert!(gunzip(&r.body) == first);
+    let etag = r.header("etag").unwrap().to_string();
+    let plain_etag = get(addr, "/files/app.js", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+
+    let second = write(b"var version = 'CCCC';\n");
+    assert_eq!(first.len(), second.len());
+    let r = get(addr, "/files/app.js", "Accept-Encoding: gzip\r\n");
+    let got = gunzip(&r.body);
+    assert!(
+        got == second,
+        "the compressed copy follows the rewrite: got {:?}",
+        String::from_utf8_lossy(&got[..22])
+    );
+    assert_ne!(r.header("etag").unwrap(), etag);
+    let r = get(
+        addr,
+        "/files/app.js",
+        &format!("If-None-Match: {plain_etag}\r\n"),
+    );
+    assert_eq!(r.status, 200, "the old tag no longer matches");
+    assert!(r.body == second);
+}

@@ -1,8 +1,8 @@
 //! Compressed representations of hot files, kept per worker thread so a
 //! popular file is compressed once and no lock is shared between workers.
 //! Keyed by the identity entity-tag (which names the file's inode, size and
-//! modification time) and the coding; bounded in bytes, least recently used
-//! out first.
+//! change time, so a rewrite is never answered from an older copy) and the
+//! coding; bounded in bytes, least recently used out first.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -8,24 +8,29 @@ use crate::proto::token::list_items;
 /// The validators of one file as it is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validators {
-    /// Opaque tag without quotes: inode, size and modification time in
-    /// nanoseconds, so any change that may alter the content changes it.
+    /// Opaque tag without quotes: inode, size and change time (`ctime`)
+    /// in nanoseconds. Every write to a file sets its change time, and
+    /// nothing but the clock can set it back, so any change that may alter
+    /// the content changes the tag; the modification time can be set back
+    /// (`touch -d`, `cp -p`, `rsync -a`), and a rewrite of the same length
+    /// would keep a tag made from it.
     pub tag: String,
     /// Modification time.
     pub modified: SystemTime,
 }
 
 impl Validators {
-    /// Validators from a file's metadata.
-    pub fn new(inode: u64, size: u64, mtime_secs: i64, mtime_nanos: u32) -> Validators {
-        let modified = if mtime_secs >= 0 {
-            UNIX_EPOCH + Duration::new(mtime_secs as u64, mtime_nanos)
+    /// Validators from a file's metadata: times as seconds and
+    /// nanoseconds.
+    pub fn new(inode: u64, size: u64, mtime: (i64, u32), ctime: (i64, u32)) -> Validators {
+        let modified = if mtime.0 >= 0 {
+            UNIX_EPOCH + Duration::new(mtime.0 as u64, mtime.1)
         } else {
             UNIX_EPOCH
         };
-        let nanos = (mtime_secs as i128) * 1_000_000_000 + i128::from(mtime_nanos);
+        let changed = (ctime.0 as i128) * 1_000_000_000 + i128::from(ctime.1);
         Validators {
-            tag: format!("{inode:x}-{size:x}-{nanos:x}"),
+            tag: format!("{inode:x}-{size:x}-{changed:x}"),
             modified,
         }
     }
@@ -40,9 +45,15 @@ impl Validators {
         }
     }
 
-    /// The `Last-Modified` value.
+    /// The `Last-Modified` value: never later than the `Date` sent with
+    /// it (RFC 9110 §8.8.2.1), for a file whose time is in the future.
     pub fn last_modified(&self) -> String {
-        httpdate::fmt_http_date(self.modified)
+        let now = crate::proto::date::current_second();
+        if self.modified_secs() > now {
+            httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(now))
+        } else {
+            httpdate::fmt_http_date(self.modified)
+        }
     }
 
     fn modified_secs(&self) -> u64 {
@@ -118,13 +129,18 @@ pub fn evaluate(
 }
 
 /// True when `If-Range` allows the range to be served: a strong match of
-/// the entity-tag, or a date equal to `Last-Modified` (RFC 9110 §13.1.5).
+/// the entity-tag, or a date equal to `Last-Modified` that is a strong
+/// validator (RFC 9110 §13.1.5). A date is one only if the file was not
+/// modified in the second the response is sent in (§8.8.2.2): within
+/// that second it could change again under the same date, and the range
+/// would then splice new bytes onto a copy of the old.
 pub fn if_range_holds(value: &[u8], validators: &Validators, etag: &str) -> bool {
     let value = crate::proto::token::trim_ows(value);
     if value.starts_with(b"\"") || value.starts_with(b"W/") {
         return !value.starts_with(b"W/") && value == etag.as_bytes();
     }
-    parse_date(value) == Some(validators.modified_secs())
+    let modified = validators.modified_secs();
+    parse_date(value) == Some(modified) && modified < crate::proto::date::current_second()
 }
 
 /// Whether a list of entity-tags (or `*`) matches the current tag.
@@ -162,7 +178,7 @@ mod tests {
     use super::*;
 
     fn v() -> Validators {
-        Validators::new(0x10, 5, 1_700_000_000, 123)
+        Validators::new(0x10, 5, (1_700_000_000, 123), (1_700_000_000, 456))
     }
 
     fn eval(c: Conditions<'_>, safe: bool) -> Outcome {
@@ -173,19 +189,29 @@ mod tests {
 
     #[test]
     fn tags_change_with_any_part() {
-        assert_ne!(
-            Validators::new(1, 5, 10, 0).tag,
-            Validators::new(2, 5, 10, 0).tag
-        );
-        assert_ne!(
-            Validators::new(1, 5, 10, 0).tag,
-            Validators::new(1, 6, 10, 0).tag
-        );
-        assert_ne!(
-            Validators::new(1, 5, 10, 0).tag,
-            Validators::new(1, 5, 10, 1).tag
+        let tag = |ino, size, ctime| Validators::new(ino, size, (10, 0), ctime).tag;
+        assert_ne!(tag(1, 5, (10, 0)), tag(2, 5, (10, 0)));
+        assert_ne!(tag(1, 5, (10, 0)), tag(1, 6, (10, 0)));
+        assert_ne!(tag(1, 5, (10, 0)), tag(1, 5, (10, 1)));
+        // A modification time set back leaves the change time moved on.
+        assert_eq!(
+            Validators::new(1, 5, (10, 0), (20, 0)).tag,
+            Validators::new(1, 5, (11, 0), (20, 0)).tag,
+            "the change time alone decides"
         );
         assert_eq!(v().etag(Some("gzip")), format!("\"{}-gzip\"", v().tag));
+    }
+
+    #[test]
+    fn last_modified_is_never_later_than_the_date() {
+        let future = Validators::new(1, 5, (4_000_000_000, 0), (10, 0));
+        let now = crate::proto::date::with_date(|d| String::from_utf8(d.to_vec()).unwrap());
+        let sent = future.last_modified();
+        assert!(
+            sent == now || parse_date(sent.as_bytes()) < parse_date(now.as_bytes()),
+            "{sent} against Date {now}"
+        );
+        assert_eq!(v().last_modified(), "Tue, 14 Nov 2023 22:13:20 GMT");
     }
 
     #[test]
@@ -266,5 +292,12 @@ mod tests {
             &val,
             &etag
         ));
+        // Modified in the current second: its date is weak.
+        let now = crate::proto::date::current_second() as i64;
+        let fresh = Validators::new(1, 5, (now, 0), (now, 0));
+        let date = fresh.last_modified();
+        let etag = fresh.etag(None);
+        assert!(!if_range_holds(date.as_bytes(), &fresh, &etag));
+        assert!(if_range_holds(etag.as_bytes(), &fresh, &etag));
     }
 }

@@ -294,7 +294,7 @@ mod tests {
         Hot {
             content: Bytes::from_static(content),
             meta: Rc::new(Meta {
-                validators: Validators::new(1, content.len() as u64, 0, 0),
+                validators: Validators::new(1, content.len() as u64, (0, 0), (0, 0)),
                 etag: "\"t\"".into(),
                 etag_field: Bytes::from_static(b"\"t\""),
                 last_modified: Bytes::new(),

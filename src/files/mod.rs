@@ -299,8 +299,8 @@ pub fn validators_of(stat: &rustix::fs::Stat) -> conditional::Validators {
     conditional::Validators::new(
         stat.st_ino as u64,
         stat.st_size as u64,
-        stat.st_mtime as i64,
-        stat.st_mtime_nsec as u32,
+        (stat.st_mtime as i64, stat.st_mtime_nsec as u32),
+        (stat.st_ctime as i64, stat.st_ctime_nsec as u32),
     )
 }
 

@@ -47,6 +47,17 @@ pub fn with_date<R>(f: impl FnOnce(&[u8; DATE_LEN]) -> R) -> R {
     })
 }
 
+/// The second the `Date` field names now, in seconds since the epoch.
+pub fn current_second() -> u64 {
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.ticked {
+            cache.refresh(SystemTime::now());
+        }
+        cache.second
+    })
+}
+
 /// Brings this thread's date up to date and from now on trusts the caller
 /// to call again each second; returns how long until the next second.
 pub fn tick() -> std::time::Duration {
