@@ -399,3 +399,28 @@ fn a_file_is_not_its_name_with_a_slash_and_uploads_are_never_partial() {
     assert_eq!(r.status, 204);
     assert_eq!(dir.names(), Vec::<String>::new());
 }
+
+/// A path the file system cannot hold is refused before `--mkdir` makes
+/// any directory of it.
+#[test]
+fn a_path_longer_than_the_file_system_allows_makes_no_directory() {
+    let dir = Scratch::new("long-path");
+    let mut cfg = config(Some(dir.path()));
+    cfg.mkdir = true;
+    let server = start(cfg);
+    let long = format!("{}/f", vec!["d".repeat(200); 25].join("/"));
+    let request = format!("PUT /files/{long} HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\ndata");
+    let (reply, _) = one(server.local_addr(), request.as_bytes());
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert!(
+        reply.text().contains("longer than 4095"),
+        "{}",
+        reply.text()
+    );
+    assert!(dir.names().is_empty(), "made {:?}", dir.names());
+    // A deep path that fits is made.
+    let fits = format!("{}/f", vec!["d".repeat(200); 5].join("/"));
+    let request = format!("PUT /files/{fits} HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\ndata");
+    assert_eq!(one(server.local_addr(), request.as_bytes()).0.status, 201);
+    assert_eq!(std::fs::read(dir.path().join(&fits)).unwrap(), b"data");
+}

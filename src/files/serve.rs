@@ -78,6 +78,10 @@ fn conditions(req: &Request) -> Conditions<'_> {
 /// accept (`NAME_MAX`).
 const MAX_NAME_BYTES: usize = 255;
 
+/// The longest path below the root that Linux accepts (`PATH_MAX`, 4096
+/// bytes with the NUL that ends it).
+const MAX_PATH_BYTES: usize = 4095;
+
 /// The path parameter of a file route: the path below the mount.
 fn rel_path(req: &Request) -> &str {
     req.param("path").unwrap_or_default()
@@ -436,6 +440,10 @@ impl FileService {
         // never hold the name, and the rename at the end would fail.
         if rel.split('/').any(|name| name.len() > MAX_NAME_BYTES) {
             return Response::error(400, "a file or directory name is longer than 255 bytes");
+        }
+        // Checked before `--mkdir` makes any directory of it.
+        if rel.len() > MAX_PATH_BYTES {
+            return Response::error(400, "the path is longer than 4095 bytes");
         }
         let current = self.root.validators(&rel);
         let etag = current.as_ref().map(|v| v.etag(None));
