@@ -1,5 +1,6 @@
-//! A worker thread's count of its socket reads and of its checks of kept
-//! files, which puts the two in one order.
+//! A worker thread's count of its socket reads, of its checks of kept
+//! files and of its own changes to the files it serves, which puts them
+//! in one order.
 //!
 //! A check counted after the read that brought a request looked at the disk
 //! after the request arrived, so it saw every change the client could have
