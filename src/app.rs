@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use crate::coding::compressed;
 use crate::config::Config;
+use crate::error::ProtoError;
 use crate::files::{FileOptions, FileRoot, FileService, Kept};
 use crate::request::Request;
 use crate::response::Response;
@@ -138,8 +139,10 @@ async fn inspect(mut req: Request, limit: usize) -> Response {
                 bytes.extend_from_slice(&piece)
             }
             Ok(Some(_)) => {
+                // Refused like any body over a limit: the connection closes.
+                let e = req.body_mut().refuse(ProtoError::BodyTooLargeToBuffer);
                 return Response::error(
-                    413,
+                    e.status(),
                     "request too large to inspect (--max-buffered-body-bytes)",
                 );
             }

@@ -229,21 +229,29 @@ fn a_body_over_the_buffered_limit_is_413_and_closes() {
     cfg.max_body_bytes = 1000;
     let server = start(cfg);
     let after = "GET /echo/AFTER HTTP/1.1\r\nHost: a\r\n\r\n";
-    for body in [
-        "Content-Length: 11\r\n\r\naaaaaaaaaaa".to_string(),
-        "Transfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n".to_string(),
+    for (target, body) in [
+        ("/", "Content-Length: 11\r\n\r\naaaaaaaaaaa"),
+        (
+            "/",
+            "Transfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n",
+        ),
+        ("/inspect", "Content-Length: 11\r\n\r\naaaaaaaaaaa"),
     ] {
-        let request = format!("POST / HTTP/1.1\r\nHost: a\r\n{body}{after}");
+        let request = format!("POST {target} HTTP/1.1\r\nHost: a\r\n{body}{after}");
         let (replies, closed) = exchange(server.local_addr(), request.as_bytes());
-        assert_eq!(replies.len(), 1, "{body:?}: nothing after the 413");
-        assert_eq!(replies[0].status, 413, "{body:?}");
-        assert_eq!(replies[0].header("connection"), Some("close"), "{body:?}");
+        assert_eq!(replies.len(), 1, "{target} {body:?}: nothing after the 413");
+        assert_eq!(replies[0].status, 413, "{target} {body:?}");
+        assert_eq!(
+            replies[0].header("connection"),
+            Some("close"),
+            "{target} {body:?}"
+        );
         assert!(
             replies[0].text().contains("--max-buffered-body-bytes"),
             "{}",
             replies[0].text()
         );
-        assert!(closed, "{body:?}");
+        assert!(closed, "{target} {body:?}");
     }
 }
 

@@ -358,7 +358,7 @@ impl Body {
 
     /// Gives up on the rest of the body for `e`: nothing more is read and
     /// the connection closes after the answer.
-    fn refuse(&mut self, e: ProtoError) -> ProtoError {
+    pub(crate) fn refuse(&mut self, e: ProtoError) -> ProtoError {
         if let Some(lent) = &mut self.lent {
             let _ = lent.reader.fail(e);
         }
