@@ -138,7 +138,9 @@ impl BodyReader {
                 Err(e) => return Some(self.fail(e)),
                 // A chunk's size comes before its data: one that takes the
                 // body over the limit is refused when it is announced.
-                Ok(_) if self.received.saturating_add(decoder.announced()) > self.max => {
+                Ok(Chunk::NeedMore)
+                    if self.received.saturating_add(decoder.announced()) > self.max =>
+                {
                     return Some(self.fail(ProtoError::BodyTooLarge));
                 }
                 Ok(Chunk::NeedMore) if self.raw => return Some(Ok(Some(rbuf.split().freeze()))),

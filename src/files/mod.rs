@@ -155,11 +155,16 @@ impl FileRoot {
 
     fn open_beneath(&self, rel: &str, flags: OFlags) -> Result<OwnedFd, FileError> {
         let parts = components(rel)?;
-        let joined = if parts.is_empty() {
+        let mut joined = if parts.is_empty() {
             ".".to_string()
         } else {
             parts.join("/")
         };
+        // `x/` names a directory: kept, the slash makes the kernel refuse
+        // anything else (`ENOTDIR`, which is 404).
+        if rel.ends_with('/') && !parts.is_empty() {
+            joined.push('/');
+        }
         rustix::fs::openat2(
             &self.dir,
             joined.as_str(),
@@ -249,7 +254,10 @@ impl FileRoot {
             FileError::Conflict(_) => FileError::NotFound,
             other => other,
         })?;
-        let removed = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+        // As in `open_beneath`: `x/` is refused for a file (`ENOTDIR`).
+        let slash = if rel.ends_with('/') { "/" } else { "" };
+        let removed =
+            rustix::fs::unlinkat(&dir, format!("{name}{slash}").as_str(), AtFlags::empty());
         Tick::files_changed();
         removed.map_err(map_errno)?;
         let _ = rustix::fs::fsync(&dir);

@@ -201,9 +201,6 @@ impl FileService {
             Err(e) => return e.into(),
         };
         match FileType::from_raw_mode(stat.st_mode) {
-            // `x/` names a directory; a file there is not `x/` (as opening
-            // it with the slash would say, `ENOTDIR`).
-            FileType::RegularFile if rel.ends_with('/') => FileError::NotFound.into(),
             FileType::RegularFile => self.file(req, rel, File::from(fd), &stat).await,
             FileType::Directory => self.directory(req, rel, fd).await,
             _ => FileError::Forbidden.into(),
@@ -479,10 +476,6 @@ impl FileService {
     pub fn delete(&self, req: &Request) -> Response {
         let rel = rel_path(req);
         if rel.is_empty() || is_temp(rel) {
-            return FileError::NotFound.into();
-        }
-        // `x/` names a directory (refused below); a file is not `x/`.
-        if rel.ends_with('/') && self.root.validators(rel).is_some() {
             return FileError::NotFound.into();
         }
         let current = self.root.validators(rel);
